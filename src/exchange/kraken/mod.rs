@@ -1,0 +1,1 @@
+//! The Kraken REST client: signing, nonces, rate limits and outcome classification.

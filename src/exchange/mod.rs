@@ -1,0 +1,123 @@
+//! The exchange seam: what the executor needs from a venue, and the vocabulary for
+//! what happened when it asked.
+//!
+//! Implementations: [`paper::PaperExchange`] (simulated, the default) and the Kraken
+//! REST client in [`kraken`]. Every answer carries the request as sent (never a key,
+//! secret or signature) and the raw response, so the executor can audit each attempt.
+
+pub mod kraken;
+pub mod paper;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::pairs::{PairInfo, PairTable};
+use crate::signal::{CloseOrder, OrderType, Side, TimeInForce};
+
+/// An order ready to be sent: validated, risk-approved, rounded, durably recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRequest {
+    /// Our client order ID, sent as Kraken's `cl_ord_id` (unless `userref` is used).
+    pub client_order_id: Uuid,
+    /// Sent instead of `cl_ord_id` when the order has a conditional close, which Kraken
+    /// does not allow together with `cl_ord_id`.
+    pub userref: Option<i32>,
+    /// Metadata of the pair, for its name and precision.
+    pub pair: PairInfo,
+    pub side: Side,
+    pub order_type: OrderType,
+    /// Base volume, already rounded down to the pair's `lot_decimals`.
+    pub volume: Decimal,
+    pub price: Option<Decimal>,
+    pub price2: Option<Decimal>,
+    pub time_in_force: Option<TimeInForce>,
+    pub post_only: bool,
+    pub reduce_only: bool,
+    pub leverage: Option<String>,
+    pub close: Option<CloseOrder>,
+    /// After this instant the matching engine must refuse the order (Kraken `deadline`).
+    pub deadline: DateTime<Utc>,
+}
+
+/// What one `AddOrder` attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The exchange accepted the order and returned its txid.
+    Placed { txid: String },
+    /// Validate mode: the exchange accepted the order as valid; nothing was placed.
+    Validated,
+    /// The exchange definitively refused the order (final: `failed`).
+    Refused { error: String },
+    /// The exchange refused it because its deadline had passed (final: `expired`).
+    DeadlineElapsed { error: String },
+    /// Refused before reaching the matching engine (rate limit, nonce): safe to retry
+    /// with a fresh nonce while the deadline allows, after `retry_after` if given.
+    RetryLater {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// Provably never left this process (e.g. connection refused): safe to retry.
+    NotSent { reason: String },
+    /// It may or may not have been placed: settle by lookup, never by resending.
+    Ambiguous { reason: String },
+}
+
+/// One attempt, with what an audit event needs.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The request as sent, without key, secret, signature or nonce-bearing headers.
+    pub request: serde_json::Value,
+    /// The exchange's raw answer, if one arrived.
+    pub response: Option<String>,
+    /// Wall time of the attempt.
+    pub elapsed: Duration,
+    pub outcome: AttemptOutcome,
+}
+
+/// What looking an order up by its client order ID (or userref) found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupOutcome {
+    /// The exchange knows the order.
+    Found { txid: String, state: String },
+    /// Neither open nor closed orders contain it.
+    NotFound,
+    /// The lookup itself failed; try again later.
+    Failed { reason: String },
+}
+
+/// One lookup, with what an audit event needs.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub request: serde_json::Value,
+    pub response: Option<String>,
+    pub outcome: LookupOutcome,
+}
+
+/// A failed market-data or account query.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExchangeError(pub String);
+
+/// A trading venue as the executor and the risk engine see it.
+#[async_trait]
+pub trait Exchange: Send + Sync + 'static {
+    /// Sends one `AddOrder` (one nonce, no retry) and classifies the answer.
+    async fn add_order(&self, order: &OrderRequest) -> Attempt;
+
+    /// Looks the order up by `cl_ord_id` (or `userref`) in open, then closed orders.
+    async fn find_order(&self, order: &OrderRequest) -> Lookup;
+
+    /// The last traded price of a pair (public `Ticker`).
+    async fn last_price(&self, pair: &PairInfo) -> Result<Decimal, ExchangeError>;
+
+    /// Account balances by Kraken asset id (`XXBT`), as `Balance` reports them.
+    async fn balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError>;
+
+    /// Current pair metadata (public `AssetPairs`).
+    async fn asset_pairs(&self) -> Result<PairTable, ExchangeError>;
+}
