@@ -618,8 +618,8 @@ mod tests {
 
     #[test]
     fn hmac_source_needs_a_whsec_secret() {
-        let err = parse("[[sources]]\nname = \"a\"\nauth = \"hmac\"\nsecret = \"plain\"")
-            .unwrap_err();
+        let err =
+            parse("[[sources]]\nname = \"a\"\nauth = \"hmac\"\nsecret = \"plain\"").unwrap_err();
         assert!(err.to_string().contains("sources[0].secret"), "{err}");
     }
 

@@ -16,11 +16,17 @@
 //! - [`config`], [`secret`], [`clock`]: settings, redacted secrets, injectable time.
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod exchange;
+pub mod executor;
+pub mod http;
 pub mod ingress;
+pub mod intake;
 pub mod order;
 pub mod pairs;
 pub mod secret;
 pub mod signal;
+pub mod store;

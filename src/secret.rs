@@ -52,7 +52,10 @@ mod tests {
     fn debug_and_serialize_never_show_the_value() {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?}"), REDACTED);
-        assert_eq!(serde_json::to_string(&secret).unwrap(), format!("\"{REDACTED}\""));
+        assert_eq!(
+            serde_json::to_string(&secret).unwrap(),
+            format!("\"{REDACTED}\"")
+        );
         assert_eq!(secret.expose(), "hunter2");
     }
 }

@@ -123,7 +123,11 @@ impl<'de> Deserialize<'de> for DecimalInput {
         let text = match serde_json::Value::deserialize(deserializer)? {
             serde_json::Value::String(s) => s,
             serde_json::Value::Number(n) => n.to_string(),
-            _ => return Err(serde::de::Error::custom("expected a decimal string or number")),
+            _ => {
+                return Err(serde::de::Error::custom(
+                    "expected a decimal string or number",
+                ))
+            }
         };
         parse_decimal(&text)
             .map(DecimalInput)
@@ -381,7 +385,10 @@ fn validate(raw: SignalBody) -> Result<Signal, FieldError> {
         ));
     }
     if raw.post_only == Some(true) && raw.order_type != OrderType::Limit {
-        return Err(FieldError::new("post_only", "only a limit order can be post-only"));
+        return Err(FieldError::new(
+            "post_only",
+            "only a limit order can be post-only",
+        ));
     }
     let leverage = match raw.leverage {
         None => None,
@@ -443,8 +450,8 @@ mod tests {
 
     #[test]
     fn number_amounts_are_exact_decimals_not_floats() {
-        let s = parse(r#"{"pair":"XBTUSD","side":"buy","order_type":"market","volume":0.1}"#)
-            .unwrap();
+        let s =
+            parse(r#"{"pair":"XBTUSD","side":"buy","order_type":"market","volume":0.1}"#).unwrap();
         assert_eq!(s.amount, Amount::Base(dec("0.1")));
         let s = parse(
             r#"{"pair":"XBTUSD","side":"buy","order_type":"market","volume":0.123456789012345678}"#,
@@ -504,9 +511,8 @@ mod tests {
     #[test]
     fn negative_zero_and_absurd_volumes_are_refused() {
         for v in ["-1", "0", "1000000000000"] {
-            let body = format!(
-                r#"{{"pair":"XBTUSD","side":"buy","order_type":"market","volume":"{v}"}}"#
-            );
+            let body =
+                format!(r#"{{"pair":"XBTUSD","side":"buy","order_type":"market","volume":"{v}"}}"#);
             assert_eq!(parse(&body).unwrap_err().field, "volume", "volume {v}");
         }
     }

@@ -78,7 +78,9 @@ impl PaperExchange {
 
 /// The maps hold plain data that stays consistent even if a holder panicked.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A txid in Kraken's shape (`OABCDE-FGHIJ-KLMNOP`), prefixed `P` for paper.

@@ -1,0 +1,139 @@
+//! Building the service from its configuration, and serving it until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, Mode};
+use crate::exchange::paper::PaperExchange;
+use crate::exchange::Exchange;
+use crate::executor::Executor;
+use crate::http::{self, AppState};
+use crate::intake::Intake;
+use crate::pairs::PairTable;
+use crate::store::Store;
+
+/// What can be swapped in for tests: the clock and the exchange.
+#[derive(Clone, Default)]
+pub struct Overrides {
+    pub clock: Option<SharedClock>,
+    pub exchange: Option<Arc<dyn Exchange>>,
+}
+
+/// A built, migrated service, ready to serve.
+pub struct App {
+    state: AppState,
+}
+
+impl App {
+    /// Opens the database, applies migrations and wires the pipeline.
+    pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> {
+        let config = Arc::new(config);
+        let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let store = Store::connect(&config.database.url)
+            .await
+            .with_context(|| format!("opening the database at {}", config.database.url))?;
+        store.migrate().await.context("applying migrations")?;
+        let pairs = PairTable::snapshot();
+        let exchange = match overrides.exchange {
+            Some(exchange) => exchange,
+            None => default_exchange(&config, &pairs)?,
+        };
+        let intake = Intake::new(store.clone(), clock.clone(), config.clone(), pairs.clone());
+        let executor = Executor::new(
+            store.clone(),
+            exchange,
+            clock.clone(),
+            config.exchange.clone(),
+            pairs,
+        );
+        Ok(App {
+            state: AppState {
+                config,
+                store,
+                intake,
+                executor,
+                clock,
+            },
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight
+    /// submissions finish. Start-up recovery runs first in the background: signals
+    /// are accepted and recorded meanwhile, but nothing new is sent until it is done.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state;
+        let executor = state.executor.clone();
+        let recovery = tokio::spawn({
+            let executor = executor.clone();
+            async move {
+                match executor.recover().await {
+                    Ok(count) => tracing::info!(settled = count, "start-up recovery done"),
+                    Err(err) => tracing::error!(error = %err, "start-up recovery failed"),
+                }
+            }
+        });
+        let grace = Duration::from_secs(state.config.exchange.deadline_secs + 5);
+        let store = state.store.clone();
+        let router = http::router(state);
+        tracing::info!(address = %listener.local_addr()?, "tradehook listening");
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+        tracing::info!("shutting down: finishing in-flight submissions");
+        recovery.abort();
+        executor.shutdown(grace).await;
+        store.close().await;
+        Ok(())
+    }
+
+    /// The state handlers share, for tests and tools.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+}
+
+fn default_exchange(config: &Config, pairs: &PairTable) -> anyhow::Result<Arc<dyn Exchange>> {
+    match config.exchange.mode {
+        Mode::Paper => Ok(Arc::new(PaperExchange::new(pairs.clone()))),
+        Mode::Validate | Mode::Live => anyhow::bail!(
+            "exchange.mode = {:?} needs the Kraken client, which this build does not include",
+            config.exchange.mode
+        ),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,213 @@
+//! The executor: the life of a recorded order after intake.
+//!
+//! It sends each `pending` order (one task per order), classifies what the exchange
+//! said, and records the outcome with its audit event. Ambiguous outcomes become
+//! `unknown` and are settled by looking the order up, never by resending. At start-up
+//! [`Executor::recover`] settles every order a previous run left unsettled before any
+//! new order may be sent.
+
+mod reconcile;
+mod send;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::clock::SharedClock;
+use crate::config::{ExchangeConfig, Mode};
+use crate::exchange::{Exchange, OrderRequest};
+use crate::order::OrderStatus;
+use crate::pairs::PairTable;
+use crate::store::orders::{self, Change, ChangeError, OrderRecord};
+use crate::store::Store;
+
+/// Sends recorded orders and settles their outcomes.
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    exchange: Arc<dyn Exchange>,
+    clock: SharedClock,
+    config: ExchangeConfig,
+    pairs: PairTable,
+    /// Announces every recorded status change, by client order ID.
+    updates: broadcast::Sender<(Uuid, OrderStatus)>,
+    /// Opens once recovery has settled what a previous run left behind.
+    sending_allowed: watch::Sender<bool>,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Executor {
+    /// An executor that will not send until [`Executor::recover`] has run.
+    pub fn new(
+        store: Store,
+        exchange: Arc<dyn Exchange>,
+        clock: SharedClock,
+        config: ExchangeConfig,
+        pairs: PairTable,
+    ) -> Self {
+        let (updates, _) = broadcast::channel(1024);
+        let (sending_allowed, _) = watch::channel(false);
+        Executor {
+            inner: Arc::new(Inner {
+                store,
+                exchange,
+                clock,
+                config,
+                pairs,
+                updates,
+                sending_allowed,
+                tasks: TaskTracker::new(),
+                shutdown: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Starts sending a freshly claimed `pending` order in the background.
+    pub fn dispatch(&self, order: OrderRecord) {
+        let this = self.clone();
+        self.inner.tasks.spawn(async move {
+            this.wait_until_sending_allowed().await;
+            this.send(order).await;
+        });
+    }
+
+    /// Settles every order left `pending` or `unknown` by an earlier run, then allows
+    /// sending. New orders may be claimed meanwhile; they wait.
+    pub async fn recover(&self) -> Result<usize, crate::store::StoreError> {
+        let unsettled = orders::unsettled(self.inner.store.reader()).await?;
+        let count = unsettled.len();
+        if count > 0 {
+            tracing::warn!(count, "settling orders left unsettled by the previous run");
+        }
+        let settling = unsettled.into_iter().map(|order| {
+            let this = self.clone();
+            async move { this.recover_one(order).await }
+        });
+        futures::future::join_all(settling).await;
+        self.inner.sending_allowed.send_replace(true);
+        Ok(count)
+    }
+
+    /// Status changes as they are recorded.
+    pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, OrderStatus)> {
+        self.inner.updates.subscribe()
+    }
+
+    /// Whether start-up recovery has finished.
+    pub fn is_recovered(&self) -> bool {
+        *self.inner.sending_allowed.borrow()
+    }
+
+    /// Stops reconciliation loops and waits up to `grace` for in-flight sends to be
+    /// recorded. What is left unsettled is settled by recovery at the next start.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.tasks.close();
+        self.inner.shutdown.cancel();
+        if tokio::time::timeout(grace, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown grace period over with submissions still in flight");
+        }
+    }
+
+    async fn wait_until_sending_allowed(&self) {
+        let mut allowed = self.inner.sending_allowed.subscribe();
+        // The sender lives in `self`, so `wait_for` cannot fail while we hold it.
+        let _ = allowed.wait_for(|open| *open).await;
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    fn mode(&self) -> Mode {
+        self.inner.config.mode
+    }
+
+    /// Records a status change in its own transaction and announces it. Retries a
+    /// failing database a few times: the outcome is worth keeping. An illegal
+    /// transition is a bug: logged, never applied.
+    async fn record(
+        &self,
+        order: Uuid,
+        to: OrderStatus,
+        change: &Change<'_>,
+    ) -> Option<OrderRecord> {
+        let mut delay = Duration::from_millis(50);
+        for _ in 0..5 {
+            match self.try_record(order, to, change).await {
+                Ok(record) => {
+                    let _ = self.inner.updates.send((order, record.status));
+                    return Some(record);
+                }
+                Err(ChangeError::Illegal(err)) => {
+                    tracing::error!(%order, error = %err, "refused an illegal status change");
+                    return None;
+                }
+                Err(err) => {
+                    tracing::error!(%order, error = %err, "could not record an order outcome; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        }
+        tracing::error!(%order, status = %to, "gave up recording an outcome; recovery will settle it at the next start");
+        None
+    }
+
+    async fn try_record(
+        &self,
+        order: Uuid,
+        to: OrderStatus,
+        change: &Change<'_>,
+    ) -> Result<OrderRecord, ChangeError> {
+        let mut tx = self.inner.store.begin_write().await?;
+        let record = orders::change_status(&mut tx, order, to, change, self.now()).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// The exchange request for a recorded order.
+    fn request_for(&self, order: &OrderRecord) -> Result<OrderRequest, String> {
+        let pair = self
+            .inner
+            .pairs
+            .get(&order.pair)
+            .ok_or_else(|| format!("no metadata for pair {}", order.pair))?
+            .clone();
+        let volume = order
+            .volume
+            .ok_or_else(|| "the record has no volume".to_owned())?;
+        let deadline = order
+            .deadline
+            .ok_or_else(|| "the record has no deadline".to_owned())?;
+        let signal = &order.signal;
+        Ok(OrderRequest {
+            client_order_id: order.client_order_id,
+            userref: order.userref.and_then(|u| i32::try_from(u).ok()),
+            pair,
+            side: signal.side,
+            order_type: signal.order_type,
+            volume,
+            price: order.price.or(signal.price),
+            price2: signal.price2,
+            time_in_force: signal.time_in_force,
+            post_only: signal.post_only,
+            reduce_only: signal.reduce_only,
+            leverage: signal.leverage.clone(),
+            close: signal.close.clone(),
+            deadline,
+        })
+    }
+}

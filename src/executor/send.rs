@@ -1,0 +1,243 @@
+//! Sending one order: attempts, retries that are provably safe, and classification.
+//!
+//! Only refusals from before the matching engine (rate limits, nonces) and requests
+//! that provably never left are retried, with a fresh nonce, exponential backoff and
+//! jitter, and never past the order's deadline. Anything ambiguous goes to
+//! reconciliation.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::json;
+
+use super::Executor;
+use crate::config::Mode;
+use crate::exchange::{Attempt, AttemptOutcome, OrderRequest};
+use crate::order::OrderStatus;
+use crate::store::events::NewEvent;
+use crate::store::orders::{Change, OrderRecord};
+
+/// First retry delay; doubled per attempt.
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// Longest pause between two attempts.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The pause before retry number `attempt` (1-based), with up to 25 % jitter so that
+/// many orders refused together do not return together.
+pub(super) fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let exponential = BACKOFF_BASE
+        .saturating_mul(1 << attempt.min(10))
+        .min(BACKOFF_MAX);
+    let jitter = rand::thread_rng().gen_range(0..=exponential.as_millis() as u64 / 4);
+    let pause = exponential + Duration::from_millis(jitter);
+    retry_after.map_or(pause, |after| after.max(pause))
+}
+
+/// The attempt as an audit event: the request as sent, the raw answer and the timing.
+fn attempt_event<'a>(cause: &'a str, attempt: &'a Attempt) -> NewEvent<'a> {
+    NewEvent {
+        cause,
+        request: Some(&attempt.request),
+        response: attempt.response.as_deref(),
+    }
+}
+
+impl Executor {
+    /// Sends `order` until it reaches a final status, becomes `unknown` (then
+    /// reconciles it), or its deadline passes.
+    pub(super) async fn send(&self, order: OrderRecord) {
+        let id = order.client_order_id;
+        let request = match self.request_for(&order) {
+            Ok(request) => request,
+            Err(problem) => {
+                let cause = format!("cannot be sent: {problem}");
+                let change = Change {
+                    event: NewEvent {
+                        cause: &cause,
+                        ..NewEvent::default()
+                    },
+                    error: Some(&problem),
+                    ..Change::default()
+                };
+                self.record(id, OrderStatus::Failed, &change).await;
+                return;
+            }
+        };
+        let mut attempt_no = 0u32;
+        loop {
+            if self.now() >= request.deadline {
+                self.expire(
+                    &request,
+                    "the deadline passed before the exchange accepted the order",
+                )
+                .await;
+                return;
+            }
+            attempt_no += 1;
+            let attempt = self.inner.exchange.add_order(&request).await;
+            let millis = attempt.elapsed.as_millis();
+            match &attempt.outcome {
+                AttemptOutcome::Placed { txid } => {
+                    let cause = format!("placed: txid {txid} (attempt {attempt_no}, {millis} ms)");
+                    let to = if self.mode() == Mode::Validate {
+                        OrderStatus::Validated
+                    } else {
+                        OrderStatus::Placed
+                    };
+                    let change = Change {
+                        event: attempt_event(&cause, &attempt),
+                        txid: Some(txid),
+                        ..Change::default()
+                    };
+                    self.record(id, to, &change).await;
+                    return;
+                }
+                AttemptOutcome::Validated => {
+                    let cause =
+                        format!("validated by the exchange (attempt {attempt_no}, {millis} ms)");
+                    let change = Change {
+                        event: attempt_event(&cause, &attempt),
+                        ..Change::default()
+                    };
+                    self.record(id, OrderStatus::Validated, &change).await;
+                    return;
+                }
+                AttemptOutcome::Refused { error } => {
+                    let cause = format!("refused by the exchange: {error}");
+                    let change = Change {
+                        event: attempt_event(&cause, &attempt),
+                        error: Some(error),
+                        ..Change::default()
+                    };
+                    self.record(id, OrderStatus::Failed, &change).await;
+                    return;
+                }
+                AttemptOutcome::DeadlineElapsed { error } => {
+                    let cause = format!("the exchange refused it as late: {error}");
+                    let change = Change {
+                        event: attempt_event(&cause, &attempt),
+                        error: Some(error),
+                        ..Change::default()
+                    };
+                    self.record(id, OrderStatus::Expired, &change).await;
+                    return;
+                }
+                AttemptOutcome::RetryLater { error, retry_after } => {
+                    let pause = backoff(attempt_no, *retry_after);
+                    let cause = format!(
+                        "refused before the matching engine ({error}); retrying in {} ms",
+                        pause.as_millis()
+                    );
+                    if !self
+                        .pause_before_retry(&request, &cause, &attempt, pause)
+                        .await
+                    {
+                        return;
+                    }
+                }
+                AttemptOutcome::NotSent { reason } => {
+                    let pause = backoff(attempt_no, None);
+                    let cause =
+                        format!("not sent ({reason}); retrying in {} ms", pause.as_millis());
+                    if !self
+                        .pause_before_retry(&request, &cause, &attempt, pause)
+                        .await
+                    {
+                        return;
+                    }
+                }
+                AttemptOutcome::Ambiguous { reason } => {
+                    let cause = format!("outcome unknown ({reason}); looking the order up");
+                    let change = Change {
+                        event: attempt_event(&cause, &attempt),
+                        ..Change::default()
+                    };
+                    if self
+                        .record(id, OrderStatus::Unknown, &change)
+                        .await
+                        .is_some()
+                    {
+                        self.reconcile(&request).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Records a retryable attempt and sleeps; false when the order expired instead
+    /// because the pause would cross its deadline.
+    async fn pause_before_retry(
+        &self,
+        request: &OrderRequest,
+        cause: &str,
+        attempt: &Attempt,
+        pause: Duration,
+    ) -> bool {
+        let change = Change {
+            event: attempt_event(cause, attempt),
+            ..Change::default()
+        };
+        let resume_at =
+            self.now() + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::MAX);
+        if resume_at >= request.deadline {
+            let cause =
+                format!("{cause}; but that is past the deadline: never accepted by the exchange");
+            let change = Change {
+                event: attempt_event(&cause, attempt),
+                error: attempt_error(attempt),
+                ..Change::default()
+            };
+            self.record(request.client_order_id, OrderStatus::Expired, &change)
+                .await;
+            return false;
+        }
+        self.record(request.client_order_id, OrderStatus::Pending, &change)
+            .await;
+        tokio::time::sleep(pause).await;
+        true
+    }
+
+    /// Marks an order that never reached the exchange as expired.
+    pub(super) async fn expire(&self, request: &OrderRequest, cause: &str) {
+        let detail = json!({"deadline": request.deadline.to_rfc3339()});
+        let change = Change {
+            event: NewEvent {
+                cause,
+                request: Some(&detail),
+                response: None,
+            },
+            ..Change::default()
+        };
+        self.record(request.client_order_id, OrderStatus::Expired, &change)
+            .await;
+    }
+}
+
+fn attempt_error(attempt: &Attempt) -> Option<&str> {
+    match &attempt.outcome {
+        AttemptOutcome::RetryLater { error, .. } => Some(error),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let first = backoff(1, None);
+        assert!(first >= Duration::from_millis(400) && first <= Duration::from_millis(500));
+        let late = backoff(20, None);
+        assert!(late >= BACKOFF_MAX && late <= BACKOFF_MAX + BACKOFF_MAX / 4);
+    }
+
+    #[test]
+    fn backoff_honours_a_longer_retry_after() {
+        assert_eq!(
+            backoff(1, Some(Duration::from_secs(9))),
+            Duration::from_secs(9)
+        );
+    }
+}

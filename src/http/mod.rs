@@ -1,0 +1,49 @@
+//! The HTTP surface: one file per surface, the router and the shared state here.
+
+pub mod auth;
+pub mod error;
+pub mod export;
+pub mod ops;
+pub mod orders;
+pub mod signals;
+
+use std::sync::Arc;
+
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::executor::Executor;
+use crate::intake::Intake;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub intake: Intake,
+    pub executor: Executor,
+    pub clock: SharedClock,
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let audit = Router::new()
+        .route("/v1/orders", get(orders::list_orders))
+        .route("/v1/orders/export", get(export::export_orders))
+        .route("/v1/orders/{client_order_id}", get(orders::get_order))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_audit));
+    Router::new()
+        .route("/v1/signals/{source}", post(signals::post_signal))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .merge(audit)
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

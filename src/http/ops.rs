@@ -1,0 +1,31 @@
+//! Operational endpoints: `/healthz` (process up) and `/readyz` (database writable,
+//! migrations applied, start-up recovery done).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::AppState;
+
+/// `GET /healthz`.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`.
+pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
+    let database = app.store.is_ready().await;
+    let recovered = app.executor.is_recovered();
+    let status = if database && recovered {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
+        "database": database,
+        "recovered": recovered,
+    });
+    (status, Json(body))
+}

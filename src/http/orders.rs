@@ -1,0 +1,157 @@
+//! The audit API: `GET /v1/orders`, `GET /v1/orders/{client_order_id}` and the streamed
+//! export.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::order::OrderStatus;
+use crate::store::events::{self, Event};
+use crate::store::orders::{self, OrderFilter, OrderRecord};
+
+/// Most orders one page may hold.
+pub const MAX_LIMIT: u32 = 1000;
+const DEFAULT_LIMIT: u32 = 100;
+
+/// The query string of the listing and the export.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub pair: Option<String>,
+    pub source: Option<String>,
+    pub strategy: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    /// Export only: `csv` or `ndjson`.
+    pub format: Option<String>,
+}
+
+fn timestamp(field: &str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.as_deref()
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|at| at.with_timezone(&Utc))
+                .map_err(|_| ApiError::field(field, format!("`{t}` is not an RFC 3339 time")))
+        })
+        .transpose()
+}
+
+impl ListQuery {
+    /// The validated filter; each bad value is a 400 naming its parameter.
+    pub fn filter(&self) -> Result<OrderFilter, ApiError> {
+        let status = self
+            .status
+            .as_deref()
+            .map(|s| {
+                s.parse::<OrderStatus>()
+                    .map_err(|e| ApiError::field("status", e))
+            })
+            .transpose()?;
+        let pair = self
+            .pair
+            .as_deref()
+            .map(|p| {
+                crate::signal::normalize_pair(p).map_err(|e| ApiError::field("pair", e.message))
+            })
+            .transpose()?;
+        Ok(OrderFilter {
+            status,
+            pair,
+            source: self.source.clone(),
+            strategy: self.strategy.clone(),
+            since: timestamp("since", &self.since)?,
+            until: timestamp("until", &self.until)?,
+            before_id: self.cursor.as_deref().map(decode_cursor).transpose()?,
+        })
+    }
+
+    /// The page size, 1 to [`MAX_LIMIT`].
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit.as_deref() {
+            None => Ok(DEFAULT_LIMIT),
+            Some(text) => match text.parse::<u32>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+                _ => Err(ApiError::field(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                )),
+            },
+        }
+    }
+}
+
+/// Cursors are opaque to clients; today they wrap the last row id seen.
+fn encode_cursor(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix('o').and_then(|n| n.parse().ok()))
+        .ok_or_else(|| ApiError::field("cursor", "not a cursor this service issued"))
+}
+
+/// One page of orders.
+#[derive(Debug, Serialize)]
+pub struct OrderPage {
+    pub orders: Vec<OrderRecord>,
+    /// Pass as `cursor` to get the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/orders`.
+pub async fn list_orders(
+    State(app): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    if query.format.is_some() {
+        return Err(ApiError::field("format", "only for /v1/orders/export"));
+    }
+    let limit = query.limit()?;
+    let orders = orders::list(app.store.reader(), &query.filter()?, limit).await?;
+    let next_cursor = match orders.last() {
+        Some(last) if orders.len() == limit as usize => Some(encode_cursor(last.id)),
+        _ => None,
+    };
+    Ok(Json(OrderPage {
+        orders,
+        next_cursor,
+    }))
+}
+
+/// An order with its audit trail.
+#[derive(Debug, Serialize)]
+pub struct OrderDetail {
+    #[serde(flatten)]
+    pub order: OrderRecord,
+    /// Oldest first.
+    pub events: Vec<Event>,
+}
+
+/// `GET /v1/orders/{client_order_id}`.
+pub async fn get_order(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<OrderDetail>, ApiError> {
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| ApiError::field("client_order_id", "not a UUID"))?;
+    let order = orders::get(app.store.reader(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let events = events::for_order(app.store.reader(), order.id).await?;
+    Ok(Json(OrderDetail { order, events }))
+}

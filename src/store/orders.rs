@@ -1,0 +1,319 @@
+//! The orders table: the claim, status transitions (each with its audit event, in the
+//! same transaction) and the audit queries.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+use super::events::{self, NewEvent};
+use super::{from_millis, to_millis, StoreError};
+use crate::order::{transition, IllegalTransition, OrderStatus};
+use crate::signal::{OrderType, Side, Signal};
+
+/// An order as stored and as every endpoint returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderRecord {
+    /// Row id; the basis of paging cursors, not part of the API.
+    #[serde(skip)]
+    pub id: i64,
+    pub client_order_id: Uuid,
+    pub source: String,
+    pub strategy: Option<String>,
+    pub pair: String,
+    pub side: Side,
+    pub order_type: OrderType,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub volume: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub price: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub notional: Option<Decimal>,
+    pub status: OrderStatus,
+    pub txid: Option<String>,
+    pub error: Option<String>,
+    pub reasons: serde_json::Value,
+    pub userref: Option<i64>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The validated signal as received.
+    pub signal: Signal,
+    #[serde(skip)]
+    pub content_hash: String,
+}
+
+#[derive(FromRow)]
+struct OrderRow {
+    id: i64,
+    client_order_id: String,
+    source: String,
+    strategy: Option<String>,
+    pair: String,
+    side: String,
+    order_type: String,
+    volume: Option<String>,
+    price: Option<String>,
+    notional: Option<String>,
+    status: String,
+    txid: Option<String>,
+    error: Option<String>,
+    reasons: String,
+    signal: String,
+    content_hash: String,
+    userref: Option<i64>,
+    deadline_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {err}"))
+}
+
+fn decimal(text: Option<String>) -> Result<Option<Decimal>, StoreError> {
+    text.map(|t| t.parse::<Decimal>().map_err(|e| corrupt("decimal", e)))
+        .transpose()
+}
+
+impl TryFrom<OrderRow> for OrderRecord {
+    type Error = StoreError;
+    fn try_from(row: OrderRow) -> Result<Self, StoreError> {
+        Ok(OrderRecord {
+            id: row.id,
+            client_order_id: row
+                .client_order_id
+                .parse()
+                .map_err(|e| corrupt("client_order_id", e))?,
+            source: row.source,
+            strategy: row.strategy,
+            pair: row.pair,
+            side: serde_json::from_value(serde_json::Value::String(row.side))
+                .map_err(|e| corrupt("side", e))?,
+            order_type: row
+                .order_type
+                .parse()
+                .map_err(|e| corrupt("order_type", e))?,
+            volume: decimal(row.volume)?,
+            price: decimal(row.price)?,
+            notional: decimal(row.notional)?,
+            status: row.status.parse().map_err(|e| corrupt("status", e))?,
+            txid: row.txid,
+            error: row.error,
+            reasons: serde_json::from_str(&row.reasons).map_err(|e| corrupt("reasons", e))?,
+            signal: serde_json::from_str(&row.signal).map_err(|e| corrupt("signal", e))?,
+            content_hash: row.content_hash,
+            userref: row.userref,
+            deadline: row.deadline_at.map(from_millis),
+            created_at: from_millis(row.created_at),
+            updated_at: from_millis(row.updated_at),
+        })
+    }
+}
+
+/// A claim: the first durable record of a signal.
+#[derive(Debug, Clone)]
+pub struct NewOrder<'a> {
+    pub client_order_id: Uuid,
+    pub source: &'a str,
+    pub signal: &'a Signal,
+    pub content_hash: &'a str,
+    /// The pair's Kraken altname.
+    pub pair: &'a str,
+    pub volume: Option<Decimal>,
+    pub price: Option<Decimal>,
+    pub notional: Option<Decimal>,
+    /// `pending` (approved) or `rejected` (refused by risk).
+    pub status: OrderStatus,
+    pub reasons: serde_json::Value,
+    pub userref: Option<i64>,
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// A status change and what caused it.
+#[derive(Debug, Clone, Default)]
+pub struct Change<'a> {
+    pub event: NewEvent<'a>,
+    pub txid: Option<&'a str>,
+    pub error: Option<&'a str>,
+    /// A new deadline (when an order is resent).
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// Why a status change was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    #[error("no order with client order ID {0}")]
+    NotFound(Uuid),
+}
+
+impl From<sqlx::Error> for ChangeError {
+    fn from(err: sqlx::Error) -> Self {
+        ChangeError::Store(err.into())
+    }
+}
+
+const COLUMNS: &str = "id, client_order_id, source, strategy, pair, side, order_type, volume, \
+     price, notional, status, txid, error, reasons, signal, content_hash, userref, deadline_at, \
+     created_at, updated_at";
+
+/// The order with this client order ID, read inside the caller's transaction.
+pub async fn find(
+    conn: &mut SqliteConnection,
+    client_order_id: Uuid,
+) -> Result<Option<OrderRecord>, StoreError> {
+    let row: Option<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE client_order_id = ?"
+    ))
+    .bind(client_order_id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.map(OrderRecord::try_from).transpose()
+}
+
+/// The order with this client order ID, from the read pool.
+pub async fn get(
+    reader: &SqlitePool,
+    client_order_id: Uuid,
+) -> Result<Option<OrderRecord>, StoreError> {
+    let mut conn = reader.acquire().await?;
+    find(&mut conn, client_order_id).await
+}
+
+/// Inserts a claim and its first event, inside the caller's transaction.
+pub async fn insert(
+    conn: &mut SqliteConnection,
+    new: &NewOrder<'_>,
+    cause: &str,
+    now: DateTime<Utc>,
+) -> Result<OrderRecord, StoreError> {
+    let signal = serde_json::to_string(new.signal).map_err(|e| corrupt("signal", e))?;
+    let row: OrderRow = sqlx::query_as(&format!(
+        "INSERT INTO orders (client_order_id, source, strategy, pair, side, order_type, volume,
+             price, notional, status, reasons, signal, content_hash, userref, deadline_at,
+             created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(new.client_order_id.to_string())
+    .bind(new.source)
+    .bind(new.signal.strategy.as_deref())
+    .bind(new.pair)
+    .bind(new.signal.side.as_str())
+    .bind(new.signal.order_type.as_str())
+    .bind(new.volume.map(|v| v.to_string()))
+    .bind(new.price.map(|v| v.to_string()))
+    .bind(new.notional.map(|v| v.to_string()))
+    .bind(new.status.as_str())
+    .bind(new.reasons.to_string())
+    .bind(signal)
+    .bind(new.content_hash)
+    .bind(new.userref)
+    .bind(new.deadline.map(to_millis))
+    .bind(to_millis(now))
+    .bind(to_millis(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    let record = OrderRecord::try_from(row)?;
+    let event = NewEvent {
+        cause,
+        ..NewEvent::default()
+    };
+    events::append(conn, record.id, record.status, &event, now).await?;
+    Ok(record)
+}
+
+/// Moves an order to `to` (checked by [`transition`]) and appends the event, inside the
+/// caller's transaction. Moving to the same non-final status records an event only.
+pub async fn change_status(
+    conn: &mut SqliteConnection,
+    client_order_id: Uuid,
+    to: OrderStatus,
+    change: &Change<'_>,
+    now: DateTime<Utc>,
+) -> Result<OrderRecord, ChangeError> {
+    let current = find(conn, client_order_id)
+        .await?
+        .ok_or(ChangeError::NotFound(client_order_id))?;
+    transition(current.status, to)?;
+    let row: OrderRow = sqlx::query_as(&format!(
+        "UPDATE orders SET status = ?, txid = COALESCE(?, txid), error = COALESCE(?, error),
+             deadline_at = COALESCE(?, deadline_at), updated_at = ?
+         WHERE id = ? RETURNING {COLUMNS}"
+    ))
+    .bind(to.as_str())
+    .bind(change.txid)
+    .bind(change.error)
+    .bind(change.deadline.map(to_millis))
+    .bind(to_millis(now))
+    .bind(current.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    events::append(conn, current.id, to, &change.event, now).await?;
+    Ok(OrderRecord::try_from(row)?)
+}
+
+/// Every order that is not final, oldest first: the work of crash recovery.
+pub async fn unsettled(reader: &SqlitePool) -> Result<Vec<OrderRecord>, StoreError> {
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE status IN ('pending', 'unknown') ORDER BY id"
+    ))
+    .fetch_all(reader)
+    .await?;
+    rows.into_iter().map(OrderRecord::try_from).collect()
+}
+
+/// Filters of the audit listing; every one optional.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub pair: Option<String>,
+    pub source: Option<String>,
+    pub strategy: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Only orders older than this row id (the decoded cursor).
+    pub before_id: Option<i64>,
+}
+
+/// Orders matching `filter`, newest first, at most `limit`.
+pub async fn list(
+    reader: &SqlitePool,
+    filter: &OrderFilter,
+    limit: u32,
+) -> Result<Vec<OrderRecord>, StoreError> {
+    let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM orders WHERE 1=1"));
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(pair) = &filter.pair {
+        query.push(" AND pair = ").push_bind(pair.clone());
+    }
+    if let Some(source) = &filter.source {
+        query.push(" AND source = ").push_bind(source.clone());
+    }
+    if let Some(strategy) = &filter.strategy {
+        query.push(" AND strategy = ").push_bind(strategy.clone());
+    }
+    if let Some(since) = filter.since {
+        query
+            .push(" AND created_at >= ")
+            .push_bind(to_millis(since));
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND created_at < ").push_bind(to_millis(until));
+    }
+    if let Some(before) = filter.before_id {
+        query.push(" AND id < ").push_bind(before);
+    }
+    query
+        .push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    let rows: Vec<OrderRow> = query.build_query_as().fetch_all(reader).await?;
+    rows.into_iter().map(OrderRecord::try_from).collect()
+}
