@@ -73,13 +73,15 @@ impl App {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let executor = state.executor.clone();
+        let leftovers = executor
+            .leftovers()
+            .await
+            .context("reading orders left unsettled by the previous run")?;
         let recovery = tokio::spawn({
             let executor = executor.clone();
             async move {
-                match executor.recover().await {
-                    Ok(count) => tracing::info!(settled = count, "start-up recovery done"),
-                    Err(err) => tracing::error!(error = %err, "start-up recovery failed"),
-                }
+                let settled = executor.recover(leftovers).await;
+                tracing::info!(settled, "start-up recovery done");
             }
         });
         let grace = Duration::from_secs(state.config.exchange.deadline_secs + 5);

@@ -93,11 +93,16 @@ pub struct IllegalTransition {
 /// attempt that changed nothing is still an audit event).
 pub fn transition(from: OrderStatus, to: OrderStatus) -> Result<OrderStatus, IllegalTransition> {
     use OrderStatus::*;
-    let legal = match (from, to) {
-        (Pending, Pending | Unknown | Placed | Validated | Failed | Expired) => true,
-        (Unknown, Unknown | Pending | Placed | Validated | Failed | Expired) => true,
-        _ => false,
-    };
+    let legal = matches!(
+        (from, to),
+        (
+            Pending,
+            Pending | Unknown | Placed | Validated | Failed | Expired
+        ) | (
+            Unknown,
+            Unknown | Pending | Placed | Validated | Failed | Expired
+        )
+    );
     if legal {
         Ok(to)
     } else {

@@ -249,6 +249,10 @@ impl FieldError {
 
 /// Parses and validates a raw JSON body. Returns the signal and the passphrase, if any.
 pub fn parse_signal(body: &[u8]) -> Result<(Signal, Option<String>), FieldError> {
+    // serde would also read a struct from a JSON array; a signal is an object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(FieldError::new("body", "the signal must be a JSON object"));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     let raw: SignalBody = serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -256,7 +260,14 @@ pub fn parse_signal(body: &[u8]) -> Result<(Signal, Option<String>), FieldError>
         let message = strip_location(&inner.to_string());
         // The path names the field for type errors and unknown fields alike; it is
         // `.` or `?` when the body itself is not a JSON object.
-        if path == "." || path == "?" || path.is_empty() {
+        if let Some(missing) = missing_field_name(&message) {
+            let field = if path == "." {
+                missing
+            } else {
+                format!("{path}.{missing}")
+            };
+            FieldError::new(&field, message)
+        } else if path == "." || path == "?" || path.is_empty() {
             FieldError::new("body", message)
         } else {
             FieldError::new(&path, message)
@@ -272,6 +283,12 @@ fn strip_location(message: &str) -> String {
         Some(idx) => message[..idx].to_owned(),
         None => message.to_owned(),
     }
+}
+
+/// Extracts `foo` from serde's "missing field `foo`".
+fn missing_field_name(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest[..rest.find('`')?].to_owned())
 }
 
 fn positive(field: &str, value: Option<DecimalInput>) -> Result<Option<Decimal>, FieldError> {

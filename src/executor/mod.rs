@@ -81,21 +81,27 @@ impl Executor {
         });
     }
 
-    /// Settles every order left `pending` or `unknown` by an earlier run, then allows
-    /// sending. New orders may be claimed meanwhile; they wait.
-    pub async fn recover(&self) -> Result<usize, crate::store::StoreError> {
-        let unsettled = orders::unsettled(self.inner.store.reader()).await?;
-        let count = unsettled.len();
+    /// The orders an earlier run left `pending` or `unknown`. Read this before the
+    /// service accepts signals, so that nothing claimed by this run is mistaken for
+    /// a leftover.
+    pub async fn leftovers(&self) -> Result<Vec<OrderRecord>, crate::store::StoreError> {
+        orders::unsettled(self.inner.store.reader()).await
+    }
+
+    /// Settles `leftovers` (from [`Executor::leftovers`]), then allows sending. New
+    /// orders may be claimed meanwhile; they wait.
+    pub async fn recover(&self, leftovers: Vec<OrderRecord>) -> usize {
+        let count = leftovers.len();
         if count > 0 {
             tracing::warn!(count, "settling orders left unsettled by the previous run");
         }
-        let settling = unsettled.into_iter().map(|order| {
+        let settling = leftovers.into_iter().map(|order| {
             let this = self.clone();
             async move { this.recover_one(order).await }
         });
         futures::future::join_all(settling).await;
         self.inner.sending_allowed.send_replace(true);
-        Ok(count)
+        count
     }
 
     /// Status changes as they are recorded.

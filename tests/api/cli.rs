@@ -1,0 +1,121 @@
+//! The command line against a running service and its database.
+
+use std::process::Command;
+
+use crate::helpers::*;
+
+fn write_config(app: &TestApp, dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("cli.toml");
+    let toml = format!(
+        "[database]\nurl = \"{}\"\n\n[[sources]]\nname = \"hook\"\nauth = \"hmac\"\nsecret = \"{HMAC_SECRET}\"\n\n\
+         [[sources]]\nname = \"tv\"\nauth = \"token\"\nsecret = \"{PASSPHRASE}\"\n",
+        app.db_url
+    );
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+fn tradehook(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tradehook"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("TRADEHOOK_CONFIG")
+        .output()
+        .expect("the binary runs")
+}
+
+#[tokio::test]
+async fn send_signs_and_posts_to_a_running_server_and_audit_reads_it_back() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path());
+    let signal = dir.path().join("signal.json");
+    std::fs::write(&signal, market_buy("0.01")).unwrap();
+
+    let config_arg = config.clone();
+    let signal_arg = signal.clone();
+    let url = app.address.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        tradehook(
+            &config_arg,
+            &[
+                "send",
+                "hook",
+                signal_arg.to_str().unwrap(),
+                "--url",
+                &url,
+                "--wait",
+                "5",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "send failed: {stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("HTTP 202"), "{stdout}");
+    assert!(stdout.contains("\"placed\""), "{stdout}");
+
+    let token_signal = dir.path().join("tv.json");
+    std::fs::write(&token_signal, market_buy("0.02")).unwrap();
+    let url = app.address.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        tradehook(
+            &config,
+            &["send", "tv", token_signal.to_str().unwrap(), "--url", &url],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(app.count("orders").await, 2);
+
+    let config = dir.path().join("cli.toml");
+    let output = tokio::task::spawn_blocking(move || {
+        tradehook(&config, &["audit", "--format", "json", "--source", "hook"])
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success());
+    let orders: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(orders.as_array().unwrap().len(), 1);
+    assert_eq!(orders[0]["volume"], "0.01");
+}
+
+#[tokio::test]
+async fn send_to_an_unknown_source_fails_with_a_clear_message() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path());
+    let output = tradehook(&config, &["send", "nosuch", "-"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no source named `nosuch`"));
+}
+
+#[tokio::test]
+async fn check_config_redacts_secrets_and_names_bad_keys() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path());
+    let output = tradehook(&config, &["check-config"]);
+    assert!(output.status.success());
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("[redacted]"));
+    assert!(!shown.contains(PASSPHRASE));
+    assert!(!shown.contains(&HMAC_SECRET[6..]));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[exchange]\ndeadline_secs = 600\n").unwrap();
+    let output = tradehook(&bad, &["check-config"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("exchange.deadline_secs"));
+}

@@ -1,0 +1,196 @@
+//! Test harness: the real app on 127.0.0.1:0 with its own temporary database, a
+//! scriptable paper exchange, and helpers to sign and post signals.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use reqwest::Response;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tradehook::app::{App, Overrides};
+use tradehook::config::{AuthKind, Config, SourceConfig};
+use tradehook::exchange::paper::PaperExchange;
+use tradehook::ingress::standard_webhooks;
+use tradehook::pairs::PairTable;
+use tradehook::secret::Secret;
+
+pub const HMAC_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+pub const PASSPHRASE: &str = "tv-passphrase-0123456789";
+pub const AUDIT_TOKEN: &str = "audit-token-0123456789";
+pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
+
+/// A running app and what a test needs to drive it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub paper: Arc<PaperExchange>,
+    pub db_url: String,
+    _dir: TempDir,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// The configuration every test starts from: an `hmac` source `hook`, a `token`
+/// source `tv`, XBTUSD and ETHUSD allowed.
+pub fn base_config(db_url: &str) -> Config {
+    let mut config = Config::default();
+    config.database.url = db_url.to_owned();
+    config.server.audit_token = Some(Secret::new(AUDIT_TOKEN));
+    config.server.admin_token = Some(Secret::new(ADMIN_TOKEN));
+    config.sources = vec![
+        SourceConfig {
+            name: "hook".into(),
+            auth: AuthKind::Hmac,
+            secret: Some(Secret::new(HMAC_SECRET)),
+            secret_file: None,
+            allowed_ips: vec![],
+            allowed_pairs: None,
+            allowed_order_types: None,
+            max_orders_per_minute: None,
+        },
+        SourceConfig {
+            name: "tv".into(),
+            auth: AuthKind::Token,
+            secret: Some(Secret::new(PASSPHRASE)),
+            secret_file: None,
+            allowed_ips: vec![],
+            allowed_pairs: None,
+            allowed_order_types: None,
+            max_orders_per_minute: None,
+        },
+    ];
+    config.risk.allowed_pairs = vec!["XBTUSD".into(), "ETHUSD".into()];
+    config
+}
+
+/// Starts the app with the base configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the app after `adjust` has changed the base configuration.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let mut config = base_config(&db_url);
+    adjust(&mut config);
+    config.validate().expect("test config is valid");
+    let paper = Arc::new(PaperExchange::new(PairTable::snapshot()));
+    let overrides = Overrides {
+        exchange: Some(paper.clone()),
+        ..Overrides::default()
+    };
+    let app = App::build(config, overrides).await.expect("app builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        paper,
+        db_url,
+        _dir: dir,
+        _shutdown: shutdown,
+    }
+}
+
+/// Standard Webhooks headers for `body`, signed now with `id`.
+pub fn signed_headers(id: &str, body: &str) -> Vec<(&'static str, String)> {
+    let key = standard_webhooks::decode_secret(HMAC_SECRET).unwrap();
+    let ts = Utc::now().timestamp();
+    vec![
+        ("webhook-id", id.to_owned()),
+        ("webhook-timestamp", ts.to_string()),
+        (
+            "webhook-signature",
+            standard_webhooks::sign(&key, id, ts, body.as_bytes()),
+        ),
+    ]
+}
+
+/// A market buy of `volume` XBTUSD.
+pub fn market_buy(volume: &str) -> String {
+    format!(r#"{{"pair":"XBTUSD","side":"buy","order_type":"market","volume":"{volume}"}}"#)
+}
+
+impl TestApp {
+    /// Posts `body` to the `hook` source, correctly signed, with webhook-id `id`.
+    pub async fn post_hook(&self, id: &str, body: &str) -> Response {
+        self.post_with_headers("hook", body, &signed_headers(id, body))
+            .await
+    }
+
+    /// Posts `body` with `?query`, correctly signed with a fresh webhook-id.
+    pub async fn post_hook_query(&self, query: &str, body: &str) -> Response {
+        let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+        let mut request = self
+            .client
+            .post(format!("{}/v1/signals/hook?{query}", self.address))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        for (name, value) in signed_headers(&id, body) {
+            request = request.header(name, value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Posts `body` to `source` with exactly these extra headers.
+    pub async fn post_with_headers(
+        &self,
+        source: &str,
+        body: &str,
+        headers: &[(&str, String)],
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(format!("{}/v1/signals/{source}", self.address))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// GET with the audit token; returns status and JSON body.
+    pub async fn get_audit(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(AUDIT_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Number of rows in `table`, read straight from the database.
+    pub async fn count(&self, table: &str) -> i64 {
+        let pool = sqlx::SqlitePool::connect(&self.db_url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n
+    }
+
+    /// Polls the order until its status is final; returns the detail view.
+    pub async fn wait_final(&self, client_order_id: &str) -> Value {
+        for _ in 0..200 {
+            let (_, order) = self
+                .get_audit(&format!("/v1/orders/{client_order_id}"))
+                .await;
+            let status = order["status"].as_str().unwrap_or("");
+            if !["pending", "unknown", ""].contains(&status) {
+                return order;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("order {client_order_id} never reached a final status");
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests through the HTTP API of a running tradehook (paper exchange).
+
+mod audit;
+mod auth;
+mod cli;
+mod helpers;
+mod idempotency;
+mod signals;
+mod validation;
