@@ -27,7 +27,8 @@ async fn every_forged_signature_is_401_with_one_body_and_writes_nothing() {
     let good = sign_with(HMAC_SECRET, "msg_x", now, &body);
     let mac = &good[3..];
     let other_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let cases: Vec<(&str, &str, Vec<(&str, String)>)> = vec![
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>);
+    let cases: Vec<Case> = vec![
         ("unknown source", "nope", headers("msg_x", now, &good)),
         ("no headers", "hook", vec![]),
         ("empty mac", "hook", headers("msg_x", now, "v1,")),
