@@ -13,6 +13,7 @@ use crate::config::{Config, Mode};
 use crate::exchange::paper::PaperExchange;
 use crate::exchange::Exchange;
 use crate::executor::Executor;
+use crate::http::rate_limit::IngressLimiter;
 use crate::http::{self, AppState};
 use crate::intake::Intake;
 use crate::pairs::PairTable;
@@ -34,6 +35,7 @@ impl App {
     /// Opens the database, applies migrations and wires the pipeline.
     pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> {
         let config = Arc::new(config);
+        let config_limit = config.server.rate_limit_per_minute;
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::connect(&config.database.url)
             .await
@@ -59,6 +61,7 @@ impl App {
                 intake,
                 executor,
                 clock,
+                limiter: IngressLimiter::new(config_limit),
             },
         })
     }

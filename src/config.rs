@@ -78,6 +78,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Longest `?wait=` a caller may ask for, in seconds.
     pub max_wait_secs: u64,
+    /// Signals accepted per minute from one client address; unset disables.
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +94,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 16 * 1024,
             trusted_proxies: Vec::new(),
             max_wait_secs: 30,
+            rate_limit_per_minute: Some(600),
         }
     }
 }

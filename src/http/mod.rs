@@ -5,6 +5,7 @@ pub mod error;
 pub mod export;
 pub mod ops;
 pub mod orders;
+pub mod rate_limit;
 pub mod signals;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub intake: Intake,
     pub executor: Executor,
     pub clock: SharedClock,
+    pub limiter: rate_limit::IngressLimiter,
 }
 
 /// The whole API.

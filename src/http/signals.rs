@@ -38,6 +38,11 @@ pub async fn post_signal(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client = token::client_ip(peer.ip(), forwarded, &app.config.server.trusted_proxies);
+    if !app.limiter.allow(client) {
+        return Err(ApiError::TooManyRequests);
+    }
     let wait = wait
         .map_err(|e| ApiError::field("wait", e.body_text()))?
         .0
@@ -54,7 +59,7 @@ pub async fn post_signal(
     if !is_json(&headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let delivery = authenticate(&app, source, &headers, peer, &body)?;
+    let delivery = authenticate(source, &headers, client, &app.clock, &body)?;
     let (signal, _passphrase) =
         parse_signal(&body).map_err(|e| ApiError::field(e.field, e.message))?;
     let id = client_order_id(&source.name, &signal, delivery);
@@ -99,10 +104,10 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// Checks the source's authentication; every failure is the same `401`, its reason
 /// only logged (without any secret).
 fn authenticate<'a>(
-    app: &AppState,
     source: &SourceConfig,
     headers: &'a HeaderMap,
-    peer: SocketAddr,
+    client: std::net::IpAddr,
+    clock: &crate::clock::SharedClock,
     body: &'a [u8],
 ) -> Result<Delivery<'a>, ApiError> {
     let refuse = |why: &str| {
@@ -123,13 +128,11 @@ fn authenticate<'a>(
                 timestamp: header("webhook-timestamp"),
                 signature: header("webhook-signature"),
             };
-            let id = standard_webhooks::verify(&key, webhook, body, app.clock.now())
+            let id = standard_webhooks::verify(&key, webhook, body, clock.now())
                 .map_err(|err| refuse(&err.to_string()))?;
             Ok(Delivery::WebhookId(id))
         }
         AuthKind::Token => {
-            let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-            let client = token::client_ip(peer.ip(), forwarded, &app.config.server.trusted_proxies);
             if !token::ip_allowed(&source.allowed_ips, client) {
                 return Err(refuse("client address not allowed"));
             }

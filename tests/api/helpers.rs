@@ -60,6 +60,7 @@ pub fn base_config(db_url: &str) -> Config {
         },
     ];
     config.risk.allowed_pairs = vec!["XBTUSD".into(), "ETHUSD".into()];
+    config.server.rate_limit_per_minute = None;
     config
 }
 

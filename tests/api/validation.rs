@@ -93,3 +93,24 @@ async fn non_json_content_type_is_415() {
     assert_eq!(response.status(), 415);
     assert_eq!(app.count("orders").await, 0);
 }
+
+#[tokio::test]
+async fn a_flood_from_one_address_is_429_before_anything_is_written() {
+    let app = spawn_app_with(|config| config.server.rate_limit_per_minute = Some(60)).await;
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let response = app.post_hook(&format!("msg_flood_{i}"), "{not json").await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 400).count(),
+        6,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        4,
+        "{statuses:?}"
+    );
+    assert_eq!(app.count("orders").await, 0);
+}
