@@ -16,6 +16,7 @@ use crate::executor::Executor;
 use crate::http::rate_limit::IngressLimiter;
 use crate::http::{self, AppState};
 use crate::intake::Intake;
+use crate::metrics::Metrics;
 use crate::pairs::PairTable;
 use crate::store::Store;
 
@@ -46,6 +47,7 @@ impl App {
             Some(exchange) => exchange,
             None => default_exchange(&config, &pairs)?,
         };
+        let metrics = Metrics::new();
         let intake = Intake::new(store.clone(), clock.clone(), config.clone(), pairs.clone());
         let executor = Executor::new(
             store.clone(),
@@ -53,6 +55,7 @@ impl App {
             clock.clone(),
             config.exchange.clone(),
             pairs,
+            metrics.clone(),
         );
         Ok(App {
             state: AppState {
@@ -62,6 +65,7 @@ impl App {
                 executor,
                 clock,
                 limiter: IngressLimiter::new(config_limit),
+                metrics,
             },
         })
     }

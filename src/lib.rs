@@ -25,6 +25,7 @@ pub mod executor;
 pub mod http;
 pub mod ingress;
 pub mod intake;
+pub mod metrics;
 pub mod order;
 pub mod pairs;
 pub mod secret;

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::clock::SharedClock;
 use crate::config::{ExchangeConfig, Mode};
 use crate::exchange::{Exchange, OrderRequest};
+use crate::metrics::Metrics;
 use crate::order::OrderStatus;
 use crate::pairs::PairTable;
 use crate::store::orders::{self, Change, ChangeError, OrderRecord};
@@ -38,6 +39,7 @@ struct Inner {
     clock: SharedClock,
     config: ExchangeConfig,
     pairs: PairTable,
+    metrics: Metrics,
     /// Announces every recorded status change, by client order ID.
     updates: broadcast::Sender<(Uuid, OrderStatus)>,
     /// Opens once recovery has settled what a previous run left behind.
@@ -54,6 +56,7 @@ impl Executor {
         clock: SharedClock,
         config: ExchangeConfig,
         pairs: PairTable,
+        metrics: Metrics,
     ) -> Self {
         let (updates, _) = broadcast::channel(1024);
         let (sending_allowed, _) = watch::channel(false);
@@ -64,6 +67,7 @@ impl Executor {
                 clock,
                 config,
                 pairs,
+                metrics,
                 updates,
                 sending_allowed,
                 tasks: TaskTracker::new(),
@@ -154,6 +158,7 @@ impl Executor {
         for _ in 0..5 {
             match self.try_record(order, to, change).await {
                 Ok(record) => {
+                    self.inner.metrics.status(record.status);
                     let _ = self.inner.updates.send((order, record.status));
                     return Some(record);
                 }

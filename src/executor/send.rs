@@ -76,6 +76,9 @@ impl Executor {
             attempt_no += 1;
             let attempt = self.inner.exchange.add_order(&request).await;
             let millis = attempt.elapsed.as_millis();
+            self.inner
+                .metrics
+                .call("add_order", outcome_name(&attempt.outcome), attempt.elapsed);
             match &attempt.outcome {
                 AttemptOutcome::Placed { txid } => {
                     let cause = format!("placed: txid {txid} (attempt {attempt_no}, {millis} ms)");
@@ -211,6 +214,19 @@ impl Executor {
         };
         self.record(request.client_order_id, OrderStatus::Expired, &change)
             .await;
+    }
+}
+
+/// The metric label of an attempt's outcome.
+fn outcome_name(outcome: &AttemptOutcome) -> &'static str {
+    match outcome {
+        AttemptOutcome::Placed { .. } => "placed",
+        AttemptOutcome::Validated => "validated",
+        AttemptOutcome::Refused { .. } => "refused",
+        AttemptOutcome::DeadlineElapsed { .. } => "deadline_elapsed",
+        AttemptOutcome::RetryLater { .. } => "retry_later",
+        AttemptOutcome::NotSent { .. } => "not_sent",
+        AttemptOutcome::Ambiguous { .. } => "ambiguous",
     }
 }
 

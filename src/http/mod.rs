@@ -20,6 +20,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::executor::Executor;
 use crate::intake::Intake;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -31,6 +32,7 @@ pub struct AppState {
     pub executor: Executor,
     pub clock: SharedClock,
     pub limiter: rate_limit::IngressLimiter,
+    pub metrics: Metrics,
 }
 
 /// The whole API.
@@ -44,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/signals/{source}", post(signals::post_signal))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .merge(audit)
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())

@@ -29,3 +29,14 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     });
     (status, Json(body))
 }
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+}

@@ -29,11 +29,41 @@ pub struct WaitQuery {
     wait: Option<u64>,
 }
 
-/// Receives one signal.
+/// Receives one signal, and counts what became of it.
 pub async fn post_signal(
     State(app): State<AppState>,
     Path(source_name): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    wait: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let result = receive(&app, &source_name, peer, wait, headers, body).await;
+    let source = match app.config.source(&source_name) {
+        Some(source) => source.name.as_str(),
+        None => "unknown",
+    };
+    let outcome = match &result {
+        Ok(response) if response.status() == StatusCode::ACCEPTED => "accepted",
+        Ok(_) => "replayed",
+        Err(ApiError::InvalidField { .. }) => "invalid",
+        Err(ApiError::Unauthorized) => "unauthorized",
+        Err(ApiError::Conflict(_)) => "conflict",
+        Err(ApiError::RiskRefused(_)) => "refused",
+        Err(ApiError::PayloadTooLarge(_)) => "too_large",
+        Err(ApiError::UnsupportedMediaType) => "not_json",
+        Err(ApiError::TooManyRequests) => "rate_limited",
+        Err(ApiError::Unavailable(_)) => "unavailable",
+        Err(ApiError::NotFound) => "not_found",
+    };
+    app.metrics.signal(source, outcome);
+    result
+}
+
+async fn receive(
+    app: &AppState,
+    source_name: &str,
+    peer: SocketAddr,
     wait: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
@@ -52,7 +82,7 @@ pub async fn post_signal(
     let body = to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(limit))?;
-    let source = app.config.source(&source_name).ok_or_else(|| {
+    let source = app.config.source(source_name).ok_or_else(|| {
         tracing::info!(source = %source_name, "signal for an unknown source");
         ApiError::Unauthorized
     })?;
@@ -68,12 +98,12 @@ pub async fn post_signal(
         Accepted::New(record) => {
             let updates = app.executor.subscribe();
             app.executor.dispatch(record.clone());
-            let record = settle(&app, record, updates, wait).await?;
+            let record = settle(app, record, updates, wait).await?;
             Ok((StatusCode::ACCEPTED, Json(record)).into_response())
         }
         Accepted::Replay(record) => {
             let updates = app.executor.subscribe();
-            let record = settle(&app, record, updates, wait).await?;
+            let record = settle(app, record, updates, wait).await?;
             let mut response = (StatusCode::OK, Json(record)).into_response();
             response
                 .headers_mut()

@@ -5,5 +5,6 @@ mod auth;
 mod cli;
 mod helpers;
 mod idempotency;
+mod ops;
 mod signals;
 mod validation;
