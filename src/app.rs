@@ -38,7 +38,7 @@ impl App {
         let config = Arc::new(config);
         let config_limit = config.server.rate_limit_per_minute;
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let store = Store::connect(&config.database.url)
+        let store = Store::open(&config.database)
             .await
             .with_context(|| format!("opening the database at {}", config.database.url))?;
         store.migrate().await.context("applying migrations")?;

@@ -105,12 +105,15 @@ impl Default for ServerConfig {
 pub struct DatabaseConfig {
     /// `sqlite://path/to/file.db`; the file and its folder are created if missing.
     pub url: String,
+    /// How long a write waits for the database lock before the request gets `503`.
+    pub busy_timeout_ms: u64,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: "sqlite://data/tradehook.db".into(),
+            busy_timeout_ms: 5000,
         }
     }
 }

@@ -57,7 +57,7 @@ pub async fn run(config: &Config, args: AuditArgs) -> anyhow::Result<()> {
     };
     let filter = query.filter().map_err(|e| anyhow::anyhow!("{e}"))?;
     let limit = query.limit().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = Store::connect(&config.database.url)
+    let store = Store::open(&config.database)
         .await
         .with_context(|| format!("opening {}", config.database.url))?;
     let found = orders::list(store.reader(), &filter, limit).await?;

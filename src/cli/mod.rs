@@ -68,7 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            let store = Store::connect(&config.database.url).await?;
+            let store = Store::open(&config.database).await?;
             store.migrate().await?;
             store.close().await;
             println!("database {} is up to date", config.database.url);

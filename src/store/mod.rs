@@ -47,14 +47,20 @@ pub struct Store {
 pub type WriteTx = Transaction<'static, Sqlite>;
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` (`sqlite://path`).
-    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+    /// Opens the configured database.
+    pub async fn open(config: &crate::config::DatabaseConfig) -> Result<Store, StoreError> {
+        Store::connect(&config.url, Duration::from_millis(config.busy_timeout_ms)).await
+    }
+
+    /// Opens (creating if needed) the database at `url` (`sqlite://path`); a write
+    /// waits up to `busy_timeout` for the lock.
+    pub async fn connect(url: &str, busy_timeout: Duration) -> Result<Store, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(busy_timeout);
         if let Some(folder) = options.get_filename().parent() {
             if !folder.as_os_str().is_empty() && !folder.exists() {
                 create_folder(folder)?;
@@ -62,12 +68,12 @@ impl Store {
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(busy_timeout)
             .connect_with(options.clone())
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(busy_timeout)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Store { writer, reader })

@@ -95,3 +95,25 @@ async fn token_source_accepts_the_passphrase_and_never_stores_it() {
     assert_eq!(rows.len(), 1);
     assert!(!rows[0].0.contains(PASSPHRASE));
 }
+
+#[tokio::test]
+async fn locked_database_is_503_and_nothing_is_recorded_or_sent() {
+    let app = spawn_app_with(|config| config.database.busy_timeout_ms = 200).await;
+    // Another process holds SQLite's write lock.
+    use sqlx::Connection as _;
+    let mut blocker = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let response = app.post_hook("msg_locked", &market_buy("0.01")).await;
+    assert_eq!(response.status(), 503);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error["error"], "unavailable");
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!(app.paper.placed_count(), 0);
+    // The platform's retry then succeeds, once.
+    let retry = app.post_hook("msg_locked", &market_buy("0.01")).await;
+    assert_eq!(retry.status(), 202);
+}
