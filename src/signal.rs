@@ -22,7 +22,7 @@ const MAX_SCALE: u32 = 18;
 const MAX_STRATEGY_LEN: usize = 64;
 
 /// Buy or sell, as Kraken's `type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     Buy,
@@ -30,7 +30,7 @@ pub enum Side {
 }
 
 /// Kraken order types this service can place, as Kraken's `ordertype`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderType {
     Market,
@@ -90,7 +90,7 @@ impl Side {
 }
 
 /// Kraken's `timeinforce`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum TimeInForce {
     #[serde(rename = "GTC")]
     Gtc,
@@ -117,6 +117,18 @@ impl TimeInForce {
 /// `0.1` is exactly one tenth, never the nearest binary float.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecimalInput(pub Decimal);
+
+impl utoipa::PartialSchema for DecimalInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An exact decimal, as a string (\"0.1\") or a JSON number"))
+            .examples(["0.01"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DecimalInput {}
 
 impl<'de> Deserialize<'de> for DecimalInput {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -155,7 +167,7 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, String> {
 }
 
 /// The optional conditional close attached to an order (Kraken's `close[...]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     pub order_type: OrderType,
@@ -164,7 +176,7 @@ pub struct CloseBody {
 }
 
 /// The signal exactly as it arrives on the wire, before validation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalBody {
     pub pair: String,
@@ -188,7 +200,7 @@ pub struct SignalBody {
 }
 
 /// How much to trade: a base amount, or an amount of quote currency to spend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Amount {
     /// `volume`: base-currency amount.
@@ -198,7 +210,7 @@ pub enum Amount {
 }
 
 /// A validated conditional close.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CloseOrder {
     pub order_type: OrderType,
     pub price: Option<Decimal>,
@@ -209,7 +221,7 @@ pub struct CloseOrder {
 ///
 /// This is what is hashed for idempotency and stored with the order, so it carries no
 /// secret (the passphrase is dropped during validation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Signal {
     /// Pair as the signal named it, upper-cased with any `/` removed (`XBT/USD` → `XBTUSD`).
     pub pair: String,

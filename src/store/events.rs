@@ -10,13 +10,14 @@ use super::{from_millis, to_millis, StoreError};
 use crate::order::OrderStatus;
 
 /// One audit event, as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub at: DateTime<Utc>,
     pub status: OrderStatus,
     pub cause: String,
     /// The request as sent to the exchange (never a key, secret or signature).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub request: Option<serde_json::Value>,
     /// The exchange's raw answer.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -13,7 +13,7 @@ use crate::order::{transition, IllegalTransition, OrderStatus};
 use crate::signal::{OrderType, Side, Signal};
 
 /// An order as stored and as every endpoint returns it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderRecord {
     /// Row id; the basis of paging cursors, not part of the API.
     #[serde(skip)]
@@ -33,6 +33,8 @@ pub struct OrderRecord {
     pub status: OrderStatus,
     pub txid: Option<String>,
     pub error: Option<String>,
+    /// Risk refusals: `[{rule, detail}]`.
+    #[schema(value_type = Vec<Object>)]
     pub reasons: serde_json::Value,
     pub userref: Option<i64>,
     pub deadline: Option<DateTime<Utc>>,
