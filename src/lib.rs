@@ -27,6 +27,7 @@ pub mod ingress;
 pub mod intake;
 pub mod order;
 pub mod pairs;
+pub mod risk;
 pub mod secret;
 pub mod signal;
 pub mod store;
