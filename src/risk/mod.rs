@@ -32,6 +32,8 @@ pub mod state;
 pub mod view;
 
 #[cfg(test)]
+mod concurrency_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 pub(crate) mod testkit;

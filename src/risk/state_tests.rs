@@ -11,7 +11,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use tempfile::TempDir;
 
 use super::*;
-use crate::risk::testkit::{dec, market, now, Scenario};
+use crate::risk::testkit::{dec, now, Scenario};
 
 /// Opens (creating and migrating) the database in `dir`.
 pub(crate) async fn open(dir: &TempDir) -> SqlitePool {
@@ -333,54 +333,4 @@ async fn every_risk_query_uses_an_index() {
             assert!(!step.starts_with("SCAN orders"), "{sql}\n{plan:?}");
         }
     }
-}
-
-/// Judges `n` signals concurrently, each in its own `BEGIN IMMEDIATE` transaction as
-/// the store will, and returns how many were approved.
-async fn judge_concurrently(scenario: Scenario, n: usize) -> usize {
-    let (_dir, pool) = temp_db().await;
-    let mut tasks = Vec::new();
-    for _ in 0..n {
-        let (pool, s) = (pool.clone(), scenario.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
-            let query = StateQuery::new("test", &s.signal, &s.market, s.now);
-            let state = load(&mut tx, &query).await.unwrap();
-            let verdict =
-                crate::risk::evaluate(&s.config, &s.source, &s.signal, &s.market, &state, s.now);
-            let (status, notional) = match &verdict {
-                crate::risk::Verdict::Approved(o) => ("pending", o.notional.map(|n| n.to_string())),
-                crate::risk::Verdict::Refused { .. } => ("rejected", None),
-            };
-            let row = Row {
-                status,
-                notional: notional.as_deref(),
-                ..Row::default()
-            };
-            insert(&mut tx, row).await;
-            tx.commit().await.unwrap();
-            verdict.is_approved()
-        }));
-    }
-    let mut approved = 0;
-    for task in tasks {
-        approved += usize::from(task.await.unwrap());
-    }
-    approved
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_signals_never_pass_ten_per_minute_jointly() {
-    let mut scenario = Scenario::new();
-    scenario.config.max_orders_per_minute = Some(10);
-    assert_eq!(judge_concurrently(scenario, 50).await, 10);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_signals_never_pass_the_daily_notional_jointly() {
-    let mut scenario = Scenario::new();
-    scenario.market = market("XBTUSD", "50000");
-    // Each order is worth 500: exactly 7 fit in 3 500.
-    scenario.config.max_daily_notional = Some(dec("3500"));
-    assert_eq!(judge_concurrently(scenario, 50).await, 7);
 }
