@@ -212,7 +212,16 @@ pub fn resolve(
     let volume = match signal.amount {
         Amount::Base(volume) => Some(round_volume_down(volume, pair.lot_decimals)),
         Amount::Quote(quote) => match &trade_price {
-            Ok(p) => quote_to_volume(quote, *p, pair.lot_decimals),
+            Ok(p) => {
+                let volume = quote_to_volume(quote, *p, pair.lot_decimals);
+                if volume.is_none() {
+                    reasons.push(Reason::new(
+                        QUOTE_VOLUME,
+                        format!("cannot convert quote_volume {quote} at a price of {p}"),
+                    ));
+                }
+                volume
+            }
             Err(why) => {
                 reasons.push(Reason::new(
                     QUOTE_VOLUME,

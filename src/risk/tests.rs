@@ -132,3 +132,21 @@ fn reasons_serialise_as_rule_and_detail() {
         json!({"verdict": "refused", "reasons": [{"rule": "size", "detail": "too big"}]})
     );
 }
+
+#[test]
+fn a_quote_volume_at_a_price_that_rounds_to_nothing_is_refused_with_reasons() {
+    let mut s = Scenario::new();
+    s.signal = signal(json!({"volume": null, "quote_volume": "100",
+        "order_type": "limit", "price": "0.01"}));
+    let rules: Vec<_> = s
+        .evaluate()
+        .reasons()
+        .iter()
+        .map(|r| r.rule.clone())
+        .collect();
+    assert!(rules.contains(&resolve::PRECISION.to_owned()), "{rules:?}");
+    assert!(
+        rules.contains(&resolve::QUOTE_VOLUME.to_owned()),
+        "{rules:?}"
+    );
+}
