@@ -28,6 +28,7 @@ pub mod intake;
 pub mod metrics;
 pub mod order;
 pub mod pairs;
+pub mod risk;
 pub mod secret;
 pub mod signal;
 pub mod store;
