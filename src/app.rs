@@ -18,6 +18,7 @@ use crate::http::{self, AppState};
 use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::pairs::PairTable;
+use crate::risk::market::MarketData;
 use crate::store::Store;
 
 /// What can be swapped in for tests: the clock and the exchange.
@@ -42,19 +43,26 @@ impl App {
             .await
             .with_context(|| format!("opening the database at {}", config.database.url))?;
         store.migrate().await.context("applying migrations")?;
-        let pairs = PairTable::snapshot();
         let exchange = match overrides.exchange {
             Some(exchange) => exchange,
-            None => default_exchange(&config, &pairs)?,
+            None => default_exchange(&config)?,
         };
+        let market = Arc::new(MarketData::new(clock.clone()));
         let metrics = Metrics::new();
-        let intake = Intake::new(store.clone(), clock.clone(), config.clone(), pairs.clone());
+        let intake = Intake::new(
+            store.clone(),
+            clock.clone(),
+            config.clone(),
+            exchange.clone(),
+            market.clone(),
+        );
         let executor = Executor::new(
             store.clone(),
             exchange,
             clock.clone(),
             config.exchange.clone(),
-            pairs,
+            config.risk.clone(),
+            market,
             metrics.clone(),
         );
         Ok(App {
@@ -115,9 +123,9 @@ impl App {
     }
 }
 
-fn default_exchange(config: &Config, pairs: &PairTable) -> anyhow::Result<Arc<dyn Exchange>> {
+fn default_exchange(config: &Config) -> anyhow::Result<Arc<dyn Exchange>> {
     match config.exchange.mode {
-        Mode::Paper => Ok(Arc::new(PaperExchange::new(pairs.clone()))),
+        Mode::Paper => Ok(Arc::new(PaperExchange::new(PairTable::snapshot()))),
         Mode::Validate | Mode::Live => anyhow::bail!(
             "exchange.mode = {:?} needs the Kraken client, which this build does not include",
             config.exchange.mode

@@ -5,16 +5,20 @@
 //! The transaction commits before anything is sent: a signal that got a `202` exists
 //! on disk, and a retried webhook finds it instead of making a second order.
 
+use std::sync::Arc;
+
 use chrono::Duration;
-use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, SourceConfig};
+use crate::exchange::Exchange;
 use crate::order::OrderStatus;
-use crate::pairs::{PairInfo, PairTable};
-use crate::signal::{Amount, Signal};
+use crate::risk::market::MarketData;
+use crate::risk::state::StateQuery;
+use crate::risk::{self, Verdict};
+use crate::signal::Signal;
 use crate::store::orders::{self, NewOrder, OrderRecord};
 use crate::store::{Store, StoreError};
 
@@ -81,42 +85,38 @@ pub enum Accepted {
     Refused(OrderRecord),
 }
 
-/// The risk verdict in the shape the claim stores.
-#[derive(Debug, Clone)]
-struct Assessment {
-    status: OrderStatus,
-    volume: Option<Decimal>,
-    price: Option<Decimal>,
-    notional: Option<Decimal>,
-    reasons: serde_json::Value,
-}
-
 /// Records signals.
 #[derive(Clone)]
 pub struct Intake {
     store: Store,
     clock: SharedClock,
-    config: std::sync::Arc<Config>,
-    pairs: PairTable,
+    config: Arc<Config>,
+    exchange: Arc<dyn Exchange>,
+    market: Arc<MarketData>,
 }
 
 impl Intake {
-    /// Intake over `store`, deciding with `config`'s limits and `pairs`' metadata.
+    /// Intake over `store`, deciding with `config`'s limits and market data from
+    /// `exchange` (cached in `market`).
     pub fn new(
         store: Store,
         clock: SharedClock,
-        config: std::sync::Arc<Config>,
-        pairs: PairTable,
+        config: Arc<Config>,
+        exchange: Arc<dyn Exchange>,
+        market: Arc<MarketData>,
     ) -> Self {
         Intake {
             store,
             clock,
             config,
-            pairs,
+            exchange,
+            market,
         }
     }
 
-    /// Claims `signal` under `client_order_id` in one serialised transaction.
+    /// Claims `signal` under `client_order_id`: market data is gathered first (it may
+    /// need the network); then one serialised transaction checks idempotency, reads the
+    /// risk state, runs the rules and inserts the record.
     pub async fn accept(
         &self,
         source: &SourceConfig,
@@ -124,96 +124,74 @@ impl Intake {
         client_order_id: Uuid,
     ) -> Result<Accepted, StoreError> {
         let hash = content_hash(&source.name, signal);
+        if let Some(existing) = orders::get(self.store.reader(), client_order_id).await? {
+            // A retry of a recorded signal needs neither market data nor the write lock.
+            return Ok(replay_or_conflict(existing, &hash));
+        }
+        let market = self
+            .market
+            .gather(&*self.exchange, &self.config.risk, signal)
+            .await;
         let mut tx = self.store.begin_write().await?;
         if let Some(existing) = orders::find(&mut tx, client_order_id).await? {
             tx.rollback().await?;
-            return Ok(if existing.content_hash == hash {
-                Accepted::Replay(existing)
-            } else {
-                Accepted::Conflict(existing)
-            });
+            return Ok(replay_or_conflict(existing, &hash));
         }
+        // Read the clock under the write lock, so windows follow the commit order.
         let now = self.clock.now();
-        let pair = self.pairs.get(&signal.pair);
-        let assessment = self.assess(source, signal, pair);
-        let approved = assessment.status == OrderStatus::Pending;
-        let deadline = now + Duration::seconds(self.config.exchange.deadline_secs as i64);
-        let new = NewOrder {
+        let query = StateQuery::new(&source.name, signal, &market, now);
+        let state = risk::state::load(&mut tx, &query).await?;
+        let verdict = risk::evaluate(&self.config.risk, source, signal, &market, &state, now);
+        let pair_name = market
+            .pair
+            .as_ref()
+            .map_or(signal.pair.as_str(), |p| p.altname.as_str());
+        let mut new = NewOrder {
             client_order_id,
             source: &source.name,
             signal,
             content_hash: &hash,
-            pair: pair.map_or(signal.pair.as_str(), |p| p.altname.as_str()),
-            volume: assessment.volume,
-            price: assessment.price,
-            notional: assessment.notional,
-            status: assessment.status,
-            reasons: assessment.reasons,
-            userref: signal.close.as_ref().map(|_| userref_for(client_order_id)),
-            deadline: approved.then_some(deadline),
+            pair: pair_name,
+            volume: None,
+            price: signal.price,
+            notional: None,
+            status: OrderStatus::Rejected,
+            reasons: serde_json::Value::Array(Vec::new()),
+            userref: None,
+            deadline: None,
         };
-        let cause = if approved {
-            "accepted: passed risk checks, recorded before sending"
-        } else {
-            "rejected by risk checks"
+        let cause = match &verdict {
+            Verdict::Approved(order) => {
+                new.status = OrderStatus::Pending;
+                new.volume = Some(order.volume);
+                new.price = order.price;
+                new.notional = order.notional;
+                new.userref = order.close.as_ref().map(|_| userref_for(client_order_id));
+                new.deadline =
+                    Some(now + Duration::seconds(self.config.exchange.deadline_secs as i64));
+                "accepted: passed risk checks, recorded before sending".to_owned()
+            }
+            Verdict::Refused { reasons } => {
+                new.reasons = serde_json::to_value(reasons).unwrap_or_default();
+                let rules: Vec<&str> = reasons.iter().map(|r| r.rule.as_str()).collect();
+                format!("rejected by risk rules: {}", rules.join(", "))
+            }
         };
-        let record = orders::insert(&mut tx, &new, cause, now).await?;
+        let record = orders::insert(&mut tx, &new, &cause, now).await?;
         tx.commit().await?;
-        Ok(if approved {
+        Ok(if verdict.is_approved() {
             Accepted::New(record)
         } else {
             Accepted::Refused(record)
         })
     }
+}
 
-    /// The pair and amount checks every order needs; the full rule set lives in the
-    /// risk engine.
-    fn assess(
-        &self,
-        source: &SourceConfig,
-        signal: &Signal,
-        pair: Option<&PairInfo>,
-    ) -> Assessment {
-        let mut reasons = Vec::new();
-        let mut refuse = |rule: &str, detail: String| {
-            reasons.push(serde_json::json!({"rule": rule, "detail": detail}));
-        };
-        let allowed = source
-            .allowed_pairs
-            .as_ref()
-            .unwrap_or(&self.config.risk.allowed_pairs);
-        let altname = pair.map(|p| p.altname.clone());
-        if pair.is_none() {
-            refuse(
-                "pair",
-                format!("{} is not a known Kraken pair", signal.pair),
-            );
-        } else if !allowed
-            .iter()
-            .any(|a| Some(a) == altname.as_ref() || *a == signal.pair)
-        {
-            refuse("pair", format!("{} is not in allowed_pairs", signal.pair));
-        }
-        let volume = match (signal.amount, pair) {
-            (Amount::Base(v), Some(p)) => Some(v.trunc_with_scale(p.lot_decimals).normalize()),
-            (Amount::Base(v), None) => Some(v),
-            (Amount::Quote(_), _) => {
-                refuse("quote_volume", "quote_volume needs a price source".into());
-                None
-            }
-        };
-        let status = if reasons.is_empty() {
-            OrderStatus::Pending
-        } else {
-            OrderStatus::Rejected
-        };
-        Assessment {
-            status,
-            volume,
-            price: signal.price,
-            notional: volume.zip(signal.price).map(|(v, p)| v * p),
-            reasons: serde_json::Value::Array(reasons),
-        }
+fn replay_or_conflict(existing: OrderRecord, hash: &str) -> Accepted {
+    if existing.content_hash == hash {
+        Accepted::Replay(existing)
+    } else {
+        Accepted::Conflict(existing)
     }
 }
 

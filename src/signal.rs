@@ -30,7 +30,19 @@ pub enum Side {
 }
 
 /// Kraken order types this service can place, as Kraken's `ordertype`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderType {
     Market,
@@ -122,7 +134,9 @@ impl utoipa::PartialSchema for DecimalInput {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("An exact decimal, as a string (\"0.1\") or a JSON number"))
+            .description(Some(
+                "An exact decimal, as a string (\"0.1\") or a JSON number",
+            ))
             .examples(["0.01"])
             .into()
     }

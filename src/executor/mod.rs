@@ -19,11 +19,14 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::clock::SharedClock;
-use crate::config::{ExchangeConfig, Mode};
+use crate::config::{ExchangeConfig, Mode, RiskConfig};
 use crate::exchange::{Exchange, OrderRequest};
 use crate::metrics::Metrics;
 use crate::order::OrderStatus;
-use crate::pairs::PairTable;
+use crate::risk::breaker::Effect;
+use crate::risk::market::MarketData;
+use crate::risk::{control, resolve, should_trip};
+use crate::store::events::{self, NewEvent};
 use crate::store::orders::{self, Change, ChangeError, OrderRecord};
 use crate::store::Store;
 
@@ -38,7 +41,8 @@ struct Inner {
     exchange: Arc<dyn Exchange>,
     clock: SharedClock,
     config: ExchangeConfig,
-    pairs: PairTable,
+    market: Arc<MarketData>,
+    risk: RiskConfig,
     metrics: Metrics,
     /// Announces every recorded status change, by client order ID.
     updates: broadcast::Sender<(Uuid, OrderStatus)>,
@@ -55,7 +59,8 @@ impl Executor {
         exchange: Arc<dyn Exchange>,
         clock: SharedClock,
         config: ExchangeConfig,
-        pairs: PairTable,
+        risk: RiskConfig,
+        market: Arc<MarketData>,
         metrics: Metrics,
     ) -> Self {
         let (updates, _) = broadcast::channel(1024);
@@ -66,7 +71,8 @@ impl Executor {
                 exchange,
                 clock,
                 config,
-                pairs,
+                market,
+                risk,
                 metrics,
                 updates,
                 sending_allowed,
@@ -145,18 +151,20 @@ impl Executor {
         self.inner.config.mode
     }
 
-    /// Records a status change in its own transaction and announces it. Retries a
-    /// failing database a few times: the outcome is worth keeping. An illegal
-    /// transition is a bug: logged, never applied.
+    /// Records a status change in its own transaction and announces it, applying
+    /// `effect` to the circuit breaker in the same transaction. Retries a failing
+    /// database a few times: the outcome is worth keeping. An illegal transition is a
+    /// bug: logged, never applied.
     async fn record(
         &self,
         order: Uuid,
         to: OrderStatus,
         change: &Change<'_>,
+        effect: Effect,
     ) -> Option<OrderRecord> {
         let mut delay = Duration::from_millis(50);
         for _ in 0..5 {
-            match self.try_record(order, to, change).await {
+            match self.try_record(order, to, change, effect).await {
                 Ok(record) => {
                     self.inner.metrics.status(record.status);
                     let _ = self.inner.updates.send((order, record.status));
@@ -182,18 +190,42 @@ impl Executor {
         order: Uuid,
         to: OrderStatus,
         change: &Change<'_>,
+        effect: Effect,
     ) -> Result<OrderRecord, ChangeError> {
+        let now = self.now();
         let mut tx = self.inner.store.begin_write().await?;
-        let record = orders::change_status(&mut tx, order, to, change, self.now()).await?;
+        let record = orders::change_status(&mut tx, order, to, change, now).await?;
+        match effect {
+            Effect::None => {}
+            Effect::Reset => control::reset_failures(&mut tx, now).await?,
+            Effect::Failure => {
+                let failures = control::record_failure(&mut tx, now).await?;
+                if should_trip(failures, &self.inner.risk) {
+                    let reason = format!(
+                        "circuit breaker: {failures} consecutive exchange failures; last: {}",
+                        change.event.cause
+                    );
+                    if control::halt(&mut tx, &reason, now).await? {
+                        tracing::error!(%reason, "trading halted");
+                        let event = NewEvent {
+                            cause: &reason,
+                            ..NewEvent::default()
+                        };
+                        events::append(&mut tx, record.id, record.status, &event, now).await?;
+                        self.inner.metrics.set_halted(true);
+                    }
+                }
+            }
+        }
         tx.commit().await?;
         Ok(record)
     }
 
-    /// The exchange request for a recorded order.
-    fn request_for(&self, order: &OrderRecord) -> Result<OrderRequest, String> {
-        let pair = self
-            .inner
-            .pairs
+    /// The exchange request for a recorded order, its prices rounded exactly as the
+    /// risk engine approved them.
+    async fn request_for(&self, order: &OrderRecord) -> Result<OrderRequest, String> {
+        let pairs = self.inner.market.pairs(&*self.inner.exchange).await;
+        let pair = pairs
             .get(&order.pair)
             .ok_or_else(|| format!("no metadata for pair {}", order.pair))?
             .clone();
@@ -204,6 +236,7 @@ impl Executor {
             .deadline
             .ok_or_else(|| "the record has no deadline".to_owned())?;
         let signal = &order.signal;
+        let prices = resolve::round_prices(signal, &pair);
         Ok(OrderRequest {
             client_order_id: order.client_order_id,
             userref: order.userref.and_then(|u| i32::try_from(u).ok()),
@@ -211,13 +244,13 @@ impl Executor {
             side: signal.side,
             order_type: signal.order_type,
             volume,
-            price: order.price.or(signal.price),
-            price2: signal.price2,
+            price: prices.price,
+            price2: prices.price2,
             time_in_force: signal.time_in_force,
             post_only: signal.post_only,
             reduce_only: signal.reduce_only,
             leverage: signal.leverage.clone(),
-            close: signal.close.clone(),
+            close: prices.close,
             deadline,
         })
     }

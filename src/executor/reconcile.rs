@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::Executor;
 use crate::exchange::{Lookup, LookupOutcome, OrderRequest};
 use crate::order::OrderStatus;
+use crate::risk::breaker::Effect;
 use crate::store::events::NewEvent;
 use crate::store::orders::{Change, OrderRecord};
 
@@ -45,7 +46,8 @@ impl Executor {
                         txid: Some(txid),
                         ..Change::default()
                     };
-                    self.record(id, OrderStatus::Placed, &change).await;
+                    self.record(id, OrderStatus::Placed, &change, Effect::Reset)
+                        .await;
                     return;
                 }
                 LookupOutcome::NotFound if self.now() > request.deadline + DEADLINE_GRACE => {
@@ -54,7 +56,8 @@ impl Executor {
                         event: lookup_event(cause, &lookup),
                         ..Change::default()
                     };
-                    self.record(id, OrderStatus::Expired, &change).await;
+                    self.record(id, OrderStatus::Expired, &change, Effect::None)
+                        .await;
                     return;
                 }
                 LookupOutcome::NotFound => {
@@ -65,7 +68,8 @@ impl Executor {
                             event: lookup_event(cause, &lookup),
                             ..Change::default()
                         };
-                        self.record(id, OrderStatus::Unknown, &change).await;
+                        self.record(id, OrderStatus::Unknown, &change, Effect::None)
+                            .await;
                     }
                     pause = LOOKUP_PAUSE;
                 }
@@ -85,7 +89,7 @@ impl Executor {
     /// left before the crash cannot be known, so it is treated as `unknown`.
     pub(super) async fn recover_one(&self, order: OrderRecord) {
         let id = order.client_order_id;
-        let request = match self.request_for(&order) {
+        let request = match self.request_for(&order).await {
             Ok(request) => request,
             Err(problem) => {
                 tracing::error!(order = %id, %problem, "cannot reconcile an unsettled order");
@@ -102,7 +106,7 @@ impl Executor {
                 ..Change::default()
             };
             if self
-                .record(id, OrderStatus::Unknown, &change)
+                .record(id, OrderStatus::Unknown, &change, Effect::None)
                 .await
                 .is_none()
             {

@@ -14,6 +14,7 @@ use super::Executor;
 use crate::config::Mode;
 use crate::exchange::{Attempt, AttemptOutcome, OrderRequest};
 use crate::order::OrderStatus;
+use crate::risk::breaker::Effect;
 use crate::store::events::NewEvent;
 use crate::store::orders::{Change, OrderRecord};
 
@@ -47,7 +48,7 @@ impl Executor {
     /// reconciles it), or its deadline passes.
     pub(super) async fn send(&self, order: OrderRecord) {
         let id = order.client_order_id;
-        let request = match self.request_for(&order) {
+        let request = match self.request_for(&order).await {
             Ok(request) => request,
             Err(problem) => {
                 let cause = format!("cannot be sent: {problem}");
@@ -59,7 +60,8 @@ impl Executor {
                     error: Some(&problem),
                     ..Change::default()
                 };
-                self.record(id, OrderStatus::Failed, &change).await;
+                self.record(id, OrderStatus::Failed, &change, Effect::None)
+                    .await;
                 return;
             }
         };
@@ -92,7 +94,7 @@ impl Executor {
                         txid: Some(txid),
                         ..Change::default()
                     };
-                    self.record(id, to, &change).await;
+                    self.record(id, to, &change, Effect::Reset).await;
                     return;
                 }
                 AttemptOutcome::Validated => {
@@ -102,7 +104,8 @@ impl Executor {
                         event: attempt_event(&cause, &attempt),
                         ..Change::default()
                     };
-                    self.record(id, OrderStatus::Validated, &change).await;
+                    self.record(id, OrderStatus::Validated, &change, Effect::Reset)
+                        .await;
                     return;
                 }
                 AttemptOutcome::Refused { error } => {
@@ -112,7 +115,8 @@ impl Executor {
                         error: Some(error),
                         ..Change::default()
                     };
-                    self.record(id, OrderStatus::Failed, &change).await;
+                    self.record(id, OrderStatus::Failed, &change, Effect::Failure)
+                        .await;
                     return;
                 }
                 AttemptOutcome::DeadlineElapsed { error } => {
@@ -122,7 +126,8 @@ impl Executor {
                         error: Some(error),
                         ..Change::default()
                     };
-                    self.record(id, OrderStatus::Expired, &change).await;
+                    self.record(id, OrderStatus::Expired, &change, Effect::Failure)
+                        .await;
                     return;
                 }
                 AttemptOutcome::RetryLater { error, retry_after } => {
@@ -156,7 +161,7 @@ impl Executor {
                         ..Change::default()
                     };
                     if self
-                        .record(id, OrderStatus::Unknown, &change)
+                        .record(id, OrderStatus::Unknown, &change, Effect::Failure)
                         .await
                         .is_some()
                     {
@@ -191,12 +196,22 @@ impl Executor {
                 error: attempt_error(attempt),
                 ..Change::default()
             };
-            self.record(request.client_order_id, OrderStatus::Expired, &change)
-                .await;
+            self.record(
+                request.client_order_id,
+                OrderStatus::Expired,
+                &change,
+                Effect::Failure,
+            )
+            .await;
             return false;
         }
-        self.record(request.client_order_id, OrderStatus::Pending, &change)
-            .await;
+        self.record(
+            request.client_order_id,
+            OrderStatus::Pending,
+            &change,
+            Effect::None,
+        )
+        .await;
         tokio::time::sleep(pause).await;
         true
     }
@@ -212,8 +227,13 @@ impl Executor {
             },
             ..Change::default()
         };
-        self.record(request.client_order_id, OrderStatus::Expired, &change)
-            .await;
+        self.record(
+            request.client_order_id,
+            OrderStatus::Expired,
+            &change,
+            Effect::Failure,
+        )
+        .await;
     }
 }
 

@@ -37,6 +37,12 @@ pub enum ApiError {
     Unavailable(#[from] StoreError),
 }
 
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        ApiError::Unavailable(err.into())
+    }
+}
+
 impl ApiError {
     /// A 400 naming `field`.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {

@@ -1,5 +1,6 @@
 //! The HTTP surface: one file per surface, the router and the shared state here.
 
+pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod export;
@@ -42,12 +43,18 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/export", get(export::export_orders))
         .route("/v1/orders/{client_order_id}", get(orders::get_order))
         .route_layer(from_fn_with_state(state.clone(), auth::require_audit));
+    let admin = Router::new()
+        .route("/v1/admin/status", get(admin::get_status))
+        .route("/v1/admin/halt", post(admin::halt))
+        .route("/v1/admin/resume", post(admin::resume))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     Router::new()
         .route("/v1/signals/{source}", post(signals::post_signal))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .merge(audit)
+        .merge(admin)
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -26,8 +26,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub paper: Arc<PaperExchange>,
     pub db_url: String,
-    _dir: TempDir,
-    _shutdown: oneshot::Sender<()>,
+    dir: TempDir,
+    shutdown: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// The configuration every test starts from: an `hmac` source `hook`, a `token`
@@ -71,7 +72,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app after `adjust` has changed the base configuration.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
+    spawn_app_in(tempfile::tempdir().expect("temp dir"), adjust).await
+}
+
+/// Starts the app on the database in `dir` (new or left by an earlier app).
+pub async fn spawn_app_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let db_url = format!("sqlite://{}", dir.path().join("test.db").display());
     let mut config = base_config(&db_url);
     adjust(&mut config);
@@ -85,7 +90,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.serve(listener, async move {
+    let server = tokio::spawn(app.serve(listener, async move {
         let _ = stopped.await;
     }));
     TestApp {
@@ -93,8 +98,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         client: reqwest::Client::new(),
         paper,
         db_url,
-        _dir: dir,
-        _shutdown: shutdown,
+        dir,
+        shutdown,
+        server,
     }
 }
 
@@ -118,10 +124,37 @@ pub fn market_buy(volume: &str) -> String {
 }
 
 impl TestApp {
+    /// Shuts the app down gracefully and hands back its database folder.
+    pub async fn stop(self) -> TempDir {
+        let _ = self.shutdown.send(());
+        self.server
+            .await
+            .expect("server task")
+            .expect("server stops cleanly");
+        self.dir
+    }
+
+    /// POSTs to an admin endpoint with `token`; returns status and JSON body.
+    pub async fn admin(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.client.post(format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Posts `body` to the `hook` source, correctly signed, with webhook-id `id`.
     pub async fn post_hook(&self, id: &str, body: &str) -> Response {
         self.post_with_headers("hook", body, &signed_headers(id, body))
             .await
+    }
+
+    /// Like [`TestApp::post_hook`], returning only the status; owns its inputs so
+    /// many can run at once.
+    pub async fn post_hook_owned(&self, id: String, body: String) -> u16 {
+        self.post_hook(&id, &body).await.status().as_u16()
     }
 
     /// Posts `body` with `?query`, correctly signed with a fresh webhook-id.
@@ -158,10 +191,15 @@ impl TestApp {
 
     /// GET with the audit token; returns status and JSON body.
     pub async fn get_audit(&self, path: &str) -> (u16, Value) {
+        self.get_audit_as(path, AUDIT_TOKEN).await
+    }
+
+    /// GET with `token`; returns status and JSON body.
+    pub async fn get_audit_as(&self, path: &str, token: &str) -> (u16, Value) {
         let response = self
             .client
             .get(format!("{}{path}", self.address))
-            .bearer_auth(AUDIT_TOKEN)
+            .bearer_auth(token)
             .send()
             .await
             .unwrap();

@@ -6,5 +6,6 @@ mod cli;
 mod helpers;
 mod idempotency;
 mod ops;
+mod risk;
 mod signals;
 mod validation;

@@ -1,0 +1,92 @@
+//! The admin API: `GET /v1/admin/status`, `POST /v1/admin/halt`, `POST /v1/admin/resume`.
+//!
+//! The kill switch lives in the database, so a halt survives restarts; while it is on,
+//! every new signal is refused by the `halt` risk rule (and recorded as such).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::config::Mode;
+use crate::risk::{control, Halt};
+
+/// The service's trading state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminStatus {
+    /// Whether new signals are refused.
+    pub halted: bool,
+    /// Why and since when, while halted.
+    #[schema(value_type = Option<Object>)]
+    pub halt: Option<Halt>,
+    /// Exchange failures in a row, for the circuit breaker.
+    pub consecutive_exchange_failures: u32,
+    /// `paper`, `validate` or `live`.
+    #[schema(value_type = String)]
+    pub mode: Mode,
+    /// Whether start-up recovery has settled every order of the previous run.
+    pub recovered: bool,
+}
+
+/// The optional body of `POST /v1/admin/halt`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HaltRequest {
+    /// Kept in the halt state and the logs.
+    pub reason: Option<String>,
+}
+
+async fn status(app: &AppState) -> Result<AdminStatus, ApiError> {
+    let mut conn = app.store.reader().acquire().await?;
+    let halt = control::is_halted(&mut conn).await?;
+    let failures = control::consecutive_failures(&mut conn).await?;
+    app.metrics.set_halted(halt.is_some());
+    Ok(AdminStatus {
+        halted: halt.is_some(),
+        halt,
+        consecutive_exchange_failures: failures,
+        mode: app.config.exchange.mode,
+        recovered: app.executor.is_recovered(),
+    })
+}
+
+/// `GET /v1/admin/status`.
+pub async fn get_status(State(app): State<AppState>) -> Result<Json<AdminStatus>, ApiError> {
+    Ok(Json(status(&app).await?))
+}
+
+/// `POST /v1/admin/halt`: refuse every new signal until resumed.
+pub async fn halt(State(app): State<AppState>, body: Bytes) -> Result<Json<AdminStatus>, ApiError> {
+    let request: HaltRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        HaltRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::field("body", e.to_string()))?
+    };
+    let reason = format!(
+        "admin: {}",
+        request
+            .reason
+            .as_deref()
+            .unwrap_or("halted by the operator")
+    );
+    let mut tx = app.store.begin_write().await?;
+    let newly = control::halt(&mut tx, &reason, app.clock.now()).await?;
+    tx.commit().await?;
+    if newly {
+        tracing::warn!(%reason, "trading halted");
+    }
+    Ok(Json(status(&app).await?))
+}
+
+/// `POST /v1/admin/resume`: accept signals again (and reset the circuit breaker).
+pub async fn resume(State(app): State<AppState>) -> Result<Json<AdminStatus>, ApiError> {
+    let mut tx = app.store.begin_write().await?;
+    let was_halted = control::resume(&mut tx, app.clock.now()).await?;
+    tx.commit().await?;
+    if was_halted {
+        tracing::warn!("trading resumed by the operator");
+    }
+    Ok(Json(status(&app).await?))
+}
