@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::config::Mode;
 use crate::risk::{control, Halt};
@@ -52,11 +52,16 @@ async fn status(app: &AppState) -> Result<AdminStatus, ApiError> {
     })
 }
 
+#[utoipa::path(get, path = "/v1/admin/status", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, body = AdminStatus), (status = 401, body = ErrorBody)))]
 /// `GET /v1/admin/status`.
 pub async fn get_status(State(app): State<AppState>) -> Result<Json<AdminStatus>, ApiError> {
     Ok(Json(status(&app).await?))
 }
 
+#[utoipa::path(post, path = "/v1/admin/halt", tag = "admin", security(("admin_token" = [])),
+    request_body(content = Option<HaltRequest>, content_type = "application/json"),
+    responses((status = 200, body = AdminStatus), (status = 401, body = ErrorBody)))]
 /// `POST /v1/admin/halt`: refuse every new signal until resumed.
 pub async fn halt(State(app): State<AppState>, body: Bytes) -> Result<Json<AdminStatus>, ApiError> {
     let request: HaltRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -80,6 +85,8 @@ pub async fn halt(State(app): State<AppState>, body: Bytes) -> Result<Json<Admin
     Ok(Json(status(&app).await?))
 }
 
+#[utoipa::path(post, path = "/v1/admin/resume", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, body = AdminStatus), (status = 401, body = ErrorBody)))]
 /// `POST /v1/admin/resume`: accept signals again (and reset the circuit breaker).
 pub async fn resume(State(app): State<AppState>) -> Result<Json<AdminStatus>, ApiError> {
     let mut tx = app.store.begin_write().await?;

@@ -4,7 +4,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::store::orders::OrderRecord;
 use crate::store::StoreError;
@@ -53,66 +54,111 @@ impl ApiError {
     }
 }
 
-fn body(code: &str, message: impl Into<String>) -> Value {
-    json!({"error": code, "message": message.into()})
+/// The JSON body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable machine-readable code (`invalid_request`, `unauthorized`, `conflict`,
+    /// `risk_refused`, `payload_too_large`, `unsupported_media_type`,
+    /// `too_many_requests`, `unavailable`, `not_found`).
+    pub error: &'static str,
+    /// What went wrong, for a human.
+    pub message: String,
+    /// `invalid_request`: the offending field or parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `conflict`: the client order ID already taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_order_id: Option<uuid::Uuid>,
+    /// `risk_refused`: every rule that refused, `[{rule, detail}]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub reasons: Option<Value>,
+    /// `risk_refused`: the recorded `rejected` order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<Box<OrderRecord>>,
+}
+
+impl ErrorBody {
+    fn new(error: &'static str, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error,
+            message: message.into(),
+            field: None,
+            client_order_id: None,
+            reasons: None,
+            order: None,
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match self {
-            ApiError::InvalidField { field, message } => {
-                let mut body = body("invalid_request", format!("{field}: {message}"));
-                body["field"] = Value::String(field);
-                (StatusCode::BAD_REQUEST, body)
-            }
+            ApiError::InvalidField { field, message } => (
+                StatusCode::BAD_REQUEST,
+                ErrorBody {
+                    field: Some(field.clone()),
+                    ..ErrorBody::new("invalid_request", format!("{field}: {message}"))
+                },
+            ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
-                body("unauthorized", "authentication failed"),
+                ErrorBody::new("unauthorized", "authentication failed"),
             ),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, body("not_found", "no such order")),
-            ApiError::Conflict(existing) => {
-                let mut body = body(
-                    "conflict",
-                    format!(
-                        "client_order_id {} is already used by a different signal",
-                        existing.client_order_id
-                    ),
-                );
-                body["client_order_id"] = json!(existing.client_order_id);
-                (StatusCode::CONFLICT, body)
-            }
-            ApiError::RiskRefused(order) => {
-                let mut body = body(
-                    "risk_refused",
-                    "refused by risk rules; the refusal is recorded",
-                );
-                body["reasons"] = order.reasons.clone();
-                body["order"] = json!(order);
-                (StatusCode::UNPROCESSABLE_ENTITY, body)
-            }
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                ErrorBody::new("not_found", "no such order"),
+            ),
+            ApiError::Conflict(existing) => (
+                StatusCode::CONFLICT,
+                ErrorBody {
+                    client_order_id: Some(existing.client_order_id),
+                    ..ErrorBody::new(
+                        "conflict",
+                        format!(
+                            "client_order_id {} is already used by a different signal",
+                            existing.client_order_id
+                        ),
+                    )
+                },
+            ),
+            ApiError::RiskRefused(order) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorBody {
+                    reasons: Some(order.reasons.clone()),
+                    order: Some(order),
+                    ..ErrorBody::new(
+                        "risk_refused",
+                        "refused by risk rules; the refusal is recorded",
+                    )
+                },
+            ),
             ApiError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                body(
+                ErrorBody::new(
                     "payload_too_large",
                     format!("the request body is over {limit} bytes"),
                 ),
             ),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                body(
+                ErrorBody::new(
                     "unsupported_media_type",
                     "send the signal as application/json",
                 ),
             ),
             ApiError::TooManyRequests => (
                 StatusCode::TOO_MANY_REQUESTS,
-                body("too_many_requests", "slow down"),
+                ErrorBody::new(
+                    "too_many_requests",
+                    "too many signals from this address; slow down",
+                ),
             ),
             ApiError::Unavailable(err) => {
                 tracing::error!(error = %err, "database unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    body(
+                    ErrorBody::new(
                         "unavailable",
                         "the database is unavailable; nothing was recorded or sent",
                     ),

@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::orders::ListQuery;
 use super::AppState;
 use crate::store::orders::{self, OrderFilter, OrderRecord};
@@ -83,6 +83,18 @@ fn render(format: Format, order: &OrderRecord) -> Result<Bytes, String> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders/export",
+    tag = "audit",
+    params(ListQuery),
+    security(("audit_token" = [])),
+    responses(
+        (status = 200, description = "Every matching order, streamed as CSV (with a header row) or NDJSON", content_type = "text/csv", body = String),
+        (status = 400, description = "A bad filter or format", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+    )
+)]
 /// `GET /v1/orders/export`.
 pub async fn export_orders(
     State(app): State<AppState>,

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod export;
+pub mod openapi;
 pub mod ops;
 pub mod orders;
 pub mod rate_limit;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
         .merge(audit)
         .merge(admin)
         .layer(CatchPanicLayer::new())

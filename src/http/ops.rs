@@ -8,11 +8,15 @@ use serde_json::{json, Value};
 
 use super::AppState;
 
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is up")))]
 /// `GET /healthz`.
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
+    (status = 200, description = "Database writable, migrations applied, start-up recovery done"),
+    (status = 503, description = "Not ready yet")))]
 /// `GET /readyz`.
 pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = app.store.is_ready().await;
@@ -30,6 +34,8 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses(
+    (status = 200, description = "Prometheus / OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
     (

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::order::OrderStatus;
 use crate::store::events::{self, Event};
@@ -20,16 +20,25 @@ pub const MAX_LIMIT: u32 = 1000;
 const DEFAULT_LIMIT: u32 = 100;
 
 /// The query string of the listing and the export.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Only this status.
     pub status: Option<String>,
+    /// Only this pair (`XBTUSD` or `XBT/USD`).
     pub pair: Option<String>,
+    /// Only this source.
     pub source: Option<String>,
+    /// Only this strategy tag.
     pub strategy: Option<String>,
+    /// Only orders created at or after this RFC 3339 time.
     pub since: Option<String>,
+    /// Only orders created before this RFC 3339 time.
     pub until: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
     pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Export only: `csv` or `ndjson`.
     pub format: Option<String>,
@@ -104,13 +113,25 @@ fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
 }
 
 /// One page of orders.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderPage {
     pub orders: Vec<OrderRecord>,
     /// Pass as `cursor` to get the next (older) page; null on the last page.
     pub next_cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = "audit",
+    params(ListQuery),
+    security(("audit_token" = [])),
+    responses(
+        (status = 200, description = "Orders, newest first", body = OrderPage),
+        (status = 400, description = "A bad filter; names it", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+    )
+)]
 /// `GET /v1/orders`.
 pub async fn list_orders(
     State(app): State<AppState>,
@@ -133,7 +154,7 @@ pub async fn list_orders(
 }
 
 /// An order with its audit trail.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderDetail {
     #[serde(flatten)]
     pub order: OrderRecord,
@@ -141,6 +162,18 @@ pub struct OrderDetail {
     pub events: Vec<Event>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{client_order_id}",
+    tag = "audit",
+    params(("client_order_id" = uuid::Uuid, Path, description = "The order's client order ID")),
+    security(("audit_token" = [])),
+    responses(
+        (status = 200, description = "The order with its events, oldest first", body = OrderDetail),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+    )
+)]
 /// `GET /v1/orders/{client_order_id}`.
 pub async fn get_order(
     State(app): State<AppState>,

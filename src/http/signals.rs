@@ -12,14 +12,14 @@ use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::config::{AuthKind, SourceConfig};
 use crate::ingress::standard_webhooks::{self, WebhookHeaders};
 use crate::ingress::token;
 use crate::intake::{client_order_id, Accepted, Delivery};
 use crate::order::OrderStatus;
-use crate::signal::parse_signal;
+use crate::signal::{parse_signal, SignalBody};
 use crate::store::orders::{self, OrderRecord};
 
 /// `?wait=SECONDS`.
@@ -29,6 +29,31 @@ pub struct WaitQuery {
     wait: Option<u64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/signals/{source}",
+    tag = "signals",
+    params(
+        ("source" = String, Path, description = "A configured source name"),
+        ("wait" = Option<u64>, Query, description = "Hold the reply up to this many seconds (max 30) until the order is final"),
+        ("webhook-id" = Option<String>, Header, description = "hmac sources: Standard Webhooks message id"),
+        ("webhook-timestamp" = Option<String>, Header, description = "hmac sources: Unix seconds"),
+        ("webhook-signature" = Option<String>, Header, description = "hmac sources: space-separated `v1,<base64>` signatures"),
+    ),
+    request_body(content = SignalBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "New signal, passed risk, durably recorded; the order is being sent", body = OrderRecord),
+        (status = 200, description = "A repeat of a recorded signal (header `Idempotent-Replayed: true`)", body = OrderRecord),
+        (status = 400, description = "Malformed; names the field", body = ErrorBody),
+        (status = 401, description = "Authentication failed", body = ErrorBody),
+        (status = 409, description = "Same client order ID, different content", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "Refused by risk rules; the refusal is recorded", body = ErrorBody),
+        (status = 429, description = "Too many signals from this address", body = ErrorBody),
+        (status = 503, description = "Database unavailable: nothing recorded or sent", body = ErrorBody),
+    )
+)]
 /// Receives one signal, and counts what became of it.
 pub async fn post_signal(
     State(app): State<AppState>,

@@ -80,3 +80,45 @@ async fn metrics_count_signals_by_source_and_outcome() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn openapi_document_describes_every_endpoint() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/v1/signals/{source}",
+        "/v1/orders",
+        "/v1/orders/{client_order_id}",
+        "/v1/orders/export",
+        "/v1/admin/status",
+        "/v1/admin/halt",
+        "/v1/admin/resume",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    let signal = &doc["components"]["schemas"]["SignalBody"]["properties"];
+    for field in [
+        "pair",
+        "side",
+        "order_type",
+        "volume",
+        "quote_volume",
+        "client_order_id",
+        "passphrase",
+    ] {
+        assert!(signal[field].is_object(), "SignalBody.{field} missing");
+    }
+    assert!(doc["components"]["securitySchemes"]["audit_token"].is_object());
+}
