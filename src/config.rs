@@ -571,7 +571,17 @@ fn describe_figment_error(err: figment::Error) -> String {
                 .as_ref()
                 .map(|m| format!(" in {}", m.name))
                 .unwrap_or_default();
-            format!("{}{key}{origin}", e.kind)
+            // The actual value is left out: it may be a secret typed wrongly.
+            let kind = match &e.kind {
+                figment::error::Kind::InvalidType(_, expected) => {
+                    format!("invalid type: expected {expected}")
+                }
+                figment::error::Kind::InvalidValue(_, expected) => {
+                    format!("invalid value: expected {expected}")
+                }
+                other => other.to_string(),
+            };
+            format!("{kind}{key}{origin}")
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -601,6 +611,14 @@ mod tests {
     fn unknown_key_is_named() {
         let err = parse("[server]\nlisten_addr = \"127.0.0.1:1\"").unwrap_err();
         assert!(err.to_string().contains("listen_addr"), "{err}");
+    }
+
+    #[test]
+    fn a_mistyped_secret_is_not_echoed_in_the_error() {
+        let err = parse("[server]\nadmin_token = 987654321987654321").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("server.admin_token"), "{text}");
+        assert!(!text.contains("987654321987654321"), "{text}");
     }
 
     #[test]

@@ -117,3 +117,21 @@ async fn locked_database_is_503_and_nothing_is_recorded_or_sent() {
     let retry = app.post_hook("msg_locked", &market_buy("0.01")).await;
     assert_eq!(retry.status(), 202);
 }
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_submissions() {
+    let app = spawn_app().await;
+    app.paper.delay(std::time::Duration::from_millis(500));
+    let response = app.post_hook("msg_in_flight", &market_buy("0.01")).await;
+    assert_eq!(response.status(), 202);
+    let db_url = app.db_url.clone();
+    let _dir = app.stop().await;
+    let pool = sqlx::SqlitePool::connect(&db_url).await.unwrap();
+    let (status, txid): (String, Option<String>) =
+        sqlx::query_as("SELECT status, txid FROM orders")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "placed");
+    assert!(txid.is_some());
+}
