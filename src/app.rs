@@ -47,7 +47,11 @@ impl App {
             Some(exchange) => exchange,
             None => default_exchange(&config)?,
         };
-        let market = Arc::new(MarketData::new(clock.clone()));
+        let market = Arc::new(
+            MarketData::new(clock.clone())
+                .persisting_to(store.clone())
+                .await,
+        );
         let metrics = Metrics::new();
         let intake = Intake::new(
             store.clone(),

@@ -25,6 +25,7 @@ use crate::config::RiskConfig;
 use crate::exchange::{Exchange, ExchangeError};
 use crate::pairs::{PairInfo, PairTable};
 use crate::signal::{Side, Signal};
+use crate::store::{pair_cache, Store};
 
 /// How long each kind of market data is reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,8 @@ pub struct MarketData {
     pairs: Mutex<PairsCache>,
     tickers: Mutex<HashMap<String, PriceQuote>>,
     balances: Mutex<Option<(Balances, DateTime<Utc>)>>,
+    /// Where a freshly fetched pair table is kept across restarts.
+    store: Option<Store>,
 }
 
 /// The caches hold plain values that stay consistent even if a holder panicked.
@@ -92,7 +95,24 @@ impl MarketData {
             }),
             tickers: Mutex::default(),
             balances: Mutex::default(),
+            store: None,
         }
+    }
+
+    /// Keeps every freshly fetched pair table in `store` too, and starts from the one
+    /// kept there (if any) instead of the built-in snapshot.
+    pub async fn persisting_to(mut self, store: Store) -> Self {
+        match pair_cache::load(&store).await {
+            Ok(Some((table, fetched_at))) if table.iter().next().is_some() => {
+                let mut cache = lock(&self.pairs);
+                cache.table = Arc::new(table);
+                cache.next_refresh = Some(fetched_at + self.ttls.pairs);
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot read the cached pair table"),
+        }
+        self.store = Some(store);
+        self
     }
 
     /// The pair table, refreshed from the exchange when due. On failure the table in
@@ -106,22 +126,32 @@ impl MarketData {
             }
         }
         let fetched = exchange.asset_pairs().await;
-        let mut cache = lock(&self.pairs);
-        match fetched {
-            Ok(table) if table.iter().next().is_some() => {
-                cache.table = Arc::new(table);
-                cache.next_refresh = Some(now + self.ttls.pairs);
+        let (table, fresh) = {
+            let mut fresh = None;
+            let mut cache = lock(&self.pairs);
+            match fetched {
+                Ok(table) if table.iter().next().is_some() => {
+                    cache.table = Arc::new(table);
+                    cache.next_refresh = Some(now + self.ttls.pairs);
+                    fresh = Some(cache.table.clone());
+                }
+                Ok(_) => {
+                    tracing::warn!("AssetPairs returned no pairs; keeping the current table");
+                    cache.next_refresh = Some(now + self.ttls.pairs_retry);
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "AssetPairs failed; keeping the current table");
+                    cache.next_refresh = Some(now + self.ttls.pairs_retry);
+                }
             }
-            Ok(_) => {
-                tracing::warn!("AssetPairs returned no pairs; keeping the current table");
-                cache.next_refresh = Some(now + self.ttls.pairs_retry);
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "AssetPairs failed; keeping the current table");
-                cache.next_refresh = Some(now + self.ttls.pairs_retry);
+            (cache.table.clone(), fresh)
+        };
+        if let (Some(fresh), Some(store)) = (fresh, &self.store) {
+            if let Err(err) = pair_cache::save(store, &fresh, now).await {
+                tracing::warn!(error = %err, "cannot cache the pair table");
             }
         }
-        cache.table.clone()
+        table
     }
 
     /// The pair's last price, from the cache when younger than the ticker TTL.

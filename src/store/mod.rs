@@ -8,6 +8,7 @@
 
 pub mod events;
 pub mod orders;
+pub mod pair_cache;
 
 use std::path::Path;
 use std::str::FromStr;
