@@ -216,7 +216,8 @@ impl Executor {
         true
     }
 
-    /// Marks an order that never reached the exchange as expired.
+    /// Marks an order that never reached the exchange as expired. Not an exchange
+    /// failure: the exchange was never asked.
     pub(super) async fn expire(&self, request: &OrderRequest, cause: &str) {
         let detail = json!({"deadline": request.deadline.to_rfc3339()});
         let change = Change {
@@ -231,7 +232,7 @@ impl Executor {
             request.client_order_id,
             OrderStatus::Expired,
             &change,
-            Effect::Failure,
+            Effect::None,
         )
         .await;
     }
