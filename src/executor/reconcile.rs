@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use super::Executor;
 use crate::exchange::{Lookup, LookupOutcome, OrderRequest};
 use crate::order::OrderStatus;
@@ -20,6 +22,9 @@ const DEADLINE_GRACE: chrono::Duration = chrono::Duration::seconds(5);
 /// Pause between lookups; doubled while they keep failing.
 const LOOKUP_PAUSE: Duration = Duration::from_millis(500);
 const LOOKUP_PAUSE_MAX: Duration = Duration::from_secs(30);
+/// With `exchange.resend_expired`, an order never accepted is resent only while its
+/// signal is younger than this: a late trade on an old signal is worse than none.
+const RESEND_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
 
 fn lookup_event<'a>(cause: &'a str, lookup: &'a Lookup) -> NewEvent<'a> {
     NewEvent {
@@ -31,8 +36,9 @@ fn lookup_event<'a>(cause: &'a str, lookup: &'a Lookup) -> NewEvent<'a> {
 
 impl Executor {
     /// Looks `request` up until the exchange settles it or the service shuts down
-    /// (then the order stays `unknown` and the next start resumes).
-    pub(super) async fn reconcile(&self, request: &OrderRequest) {
+    /// (then the order stays `unknown` and the next start resumes). `claimed_at` is
+    /// when the order was recorded, for `exchange.resend_expired`.
+    pub(super) async fn reconcile(&self, request: &OrderRequest, claimed_at: DateTime<Utc>) {
         let id = request.client_order_id;
         let mut pause = LOOKUP_PAUSE;
         let mut logged_not_found = false;
@@ -51,6 +57,10 @@ impl Executor {
                     return;
                 }
                 LookupOutcome::NotFound if self.now() > request.deadline + DEADLINE_GRACE => {
+                    if self.may_resend(claimed_at) {
+                        self.resend(request, &lookup).await;
+                        return;
+                    }
                     let cause = "not found at the exchange after its deadline: never accepted";
                     let change = Change {
                         event: lookup_event(cause, &lookup),
@@ -85,6 +95,33 @@ impl Executor {
         }
     }
 
+    /// Whether an order proven never accepted may be sent again: only when
+    /// `exchange.resend_expired` is on and the signal is still fresh.
+    fn may_resend(&self, claimed_at: DateTime<Utc>) -> bool {
+        self.inner.config.resend_expired && self.now() - claimed_at < RESEND_WINDOW
+    }
+
+    /// Sends an order again with a new deadline. Safe: its deadline has passed and the
+    /// exchange does not know it, so the first request can no longer be accepted.
+    async fn resend(&self, request: &OrderRequest, lookup: &Lookup) {
+        let deadline =
+            self.now() + chrono::Duration::seconds(self.inner.config.deadline_secs as i64);
+        let cause = "not found at the exchange after its deadline: never accepted; \
+                     resending with a new deadline (exchange.resend_expired)";
+        let change = Change {
+            event: lookup_event(cause, lookup),
+            deadline: Some(deadline),
+            ..Change::default()
+        };
+        let id = request.client_order_id;
+        if let Some(record) = self
+            .record(id, OrderStatus::Pending, &change, Effect::None)
+            .await
+        {
+            Box::pin(self.send(record)).await;
+        }
+    }
+
     /// Settles one order left unsettled by an earlier run. Whether a `pending` order
     /// left before the crash cannot be known, so it is treated as `unknown`.
     pub(super) async fn recover_one(&self, order: OrderRecord) {
@@ -113,6 +150,6 @@ impl Executor {
                 return;
             }
         }
-        self.reconcile(&request).await;
+        self.reconcile(&request, order.created_at).await;
     }
 }

@@ -48,6 +48,7 @@ impl Executor {
     /// reconciles it), or its deadline passes.
     pub(super) async fn send(&self, order: OrderRecord) {
         let id = order.client_order_id;
+        let order_created_at = order.created_at;
         let request = match self.request_for(&order).await {
             Ok(request) => request,
             Err(problem) => {
@@ -165,7 +166,7 @@ impl Executor {
                         .await
                         .is_some()
                     {
-                        self.reconcile(&request).await;
+                        self.reconcile(&request, order_created_at).await;
                     }
                     return;
                 }
