@@ -1,0 +1,321 @@
+//! Configuration: a TOML file, overridden by `TRADEHOOK_<SECTION>__<KEY>` environment
+//! variables, with secrets also readable from `<VAR>_FILE` (Docker secrets).
+//!
+//! Every key has a safe default (paper mode, loopback, a local SQLite file), so the
+//! service runs with no file at all. A bad value stops start-up with a message naming
+//! the key; `tradehook check-config` prints the effective config with secrets redacted.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use ipnet::IpNet;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+use crate::signal::OrderType;
+
+use env::{describe_figment_error, read_secret_file, secret_files_from_env};
+
+mod env;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+/// Prefix of every environment override.
+pub const ENV_PREFIX: &str = "TRADEHOOK_";
+
+/// A configuration problem, naming the key it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or an override could not be read or has the wrong shape.
+    #[error("{0}")]
+    Load(String),
+    /// A value is well-formed but not acceptable.
+    #[error("invalid `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub exchange: ExchangeConfig,
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    #[serde(default)]
+    pub risk: RiskConfig,
+}
+
+/// `[server]`: the HTTP listener and its tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    pub tls_key: Option<PathBuf>,
+    /// Set when a TLS-terminating proxy sits in front, allowing plain HTTP off loopback.
+    pub behind_tls_proxy: bool,
+    /// Bearer token for the read-only audit API; unset disables it.
+    pub audit_token: Option<Secret>,
+    /// Bearer token for halt/resume; unset disables them.
+    pub admin_token: Option<Secret>,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Longest `?wait=` a caller may ask for, in seconds.
+    pub max_wait_secs: u64,
+    /// Signals accepted per minute from one client address; unset disables.
+    pub rate_limit_per_minute: Option<u32>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_cert: None,
+            tls_key: None,
+            behind_tls_proxy: false,
+            audit_token: None,
+            admin_token: None,
+            body_limit_bytes: 16 * 1024,
+            trusted_proxies: Vec::new(),
+            max_wait_secs: 30,
+            rate_limit_per_minute: Some(600),
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db`; the file and its folder are created if missing.
+    pub url: String,
+    /// How long a write waits for the database lock before the request gets `503`.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://data/tradehook.db".into(),
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+/// Where orders go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Simulated placement; nothing reaches Kraken's private API.
+    #[default]
+    Paper,
+    /// Real Kraken `AddOrder` with `validate=true`: checked, never placed.
+    Validate,
+    /// Real orders.
+    Live,
+}
+
+/// Kraken account verification tier, which sets its rate-limit counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    #[default]
+    Starter,
+    Intermediate,
+    Pro,
+}
+
+/// `[exchange]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExchangeConfig {
+    pub mode: Mode,
+    /// Base URL of Kraken's REST API.
+    pub kraken_url: String,
+    /// Seconds from sending until Kraken's matching engine must refuse the order (2–60).
+    pub deadline_secs: u64,
+    /// Kraken API key (also `KRAKEN_API_KEY` / `KRAKEN_API_KEY_FILE`).
+    pub api_key: Option<Secret>,
+    /// Kraken API secret, base64 (also `KRAKEN_API_SECRET` / `KRAKEN_API_SECRET_FILE`).
+    pub api_secret: Option<Secret>,
+    /// Resend an order that provably never reached Kraken, if the signal is still fresh.
+    pub resend_expired: bool,
+    /// Rate-limit tier of the Kraken account.
+    pub tier: Tier,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        ExchangeConfig {
+            mode: Mode::Paper,
+            kraken_url: "https://api.kraken.com".into(),
+            deadline_secs: 10,
+            api_key: None,
+            api_secret: None,
+            resend_expired: false,
+            tier: Tier::Starter,
+        }
+    }
+}
+
+/// How a source proves a webhook is its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthKind {
+    /// Standard Webhooks HMAC signature headers.
+    Hmac,
+    /// A passphrase in the body, optionally with an IP allow-list.
+    Token,
+}
+
+/// `[[sources]]`: one signal platform allowed to post signals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The `{source}` of `POST /v1/signals/{source}`.
+    pub name: String,
+    pub auth: AuthKind,
+    /// `whsec_…` for `hmac`; the passphrase for `token`.
+    pub secret: Option<Secret>,
+    /// A file holding `secret` (Docker secrets), instead of `secret`.
+    pub secret_file: Option<PathBuf>,
+    /// For `token` sources: client addresses allowed to post (CIDRs); empty allows any.
+    #[serde(default)]
+    pub allowed_ips: Vec<IpNet>,
+    /// Narrows `risk.allowed_pairs` for this source.
+    pub allowed_pairs: Option<Vec<String>>,
+    /// Narrows `risk.allowed_order_types` for this source.
+    pub allowed_order_types: Option<Vec<OrderType>>,
+    /// Orders this source may have accepted in any rolling 60 s.
+    pub max_orders_per_minute: Option<u32>,
+}
+
+/// A limit given either once for all pairs or as a table by pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PerPair {
+    All(Decimal),
+    ByPair(BTreeMap<String, Decimal>),
+}
+
+impl PerPair {
+    /// The limit for `pair` (an altname), if any.
+    pub fn for_pair(&self, pair: &str) -> Option<Decimal> {
+        match self {
+            PerPair::All(limit) => Some(*limit),
+            PerPair::ByPair(table) => table.get(pair).copied(),
+        }
+    }
+}
+
+/// `[risk]`: the operator's limits (SPEC §6). A limit left unset does not apply,
+/// except `allowed_pairs`: no pair listed, no pair allowed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    pub allowed_pairs: Vec<String>,
+    /// Default: `market` and `limit`.
+    pub allowed_order_types: Option<Vec<OrderType>>,
+    /// Largest volume per order, by pair.
+    pub max_order_volume: BTreeMap<String, Decimal>,
+    /// Largest volume × price per order, in quote currency.
+    pub max_order_notional: Option<PerPair>,
+    pub max_orders_per_minute: Option<u32>,
+    pub max_orders_per_minute_per_pair: Option<u32>,
+    /// Largest accepted notional per UTC day, in quote currency.
+    pub max_daily_notional: Option<Decimal>,
+    /// Largest balance per base asset (`XBT = "0.5"`) a buy may lead to.
+    pub max_position: BTreeMap<String, Decimal>,
+    /// Largest distance, in percent, of a limit or reference price from the last trade.
+    pub price_band_pct: Option<Decimal>,
+    pub max_signal_age_secs: Option<u64>,
+    pub allow_leverage: bool,
+    /// Halt after this many exchange failures in a row.
+    pub max_consecutive_exchange_failures: Option<u32>,
+    /// Use a signal's `reference_price` for notional when no ticker price is at hand.
+    pub trust_reference_price: bool,
+}
+
+impl Config {
+    /// Loads from `path` (if given) and the environment, then validates.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = path {
+            if !path.exists() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(|key| {
+                    let key = key.as_str().to_ascii_lowercase();
+                    key.contains("__") && !key.ends_with("_file")
+                })
+                .split("__"),
+        );
+        for (key, value) in secret_files_from_env()? {
+            figment = figment.merge(Serialized::default(&key, value));
+        }
+        let mut config: Config = figment
+            .extract()
+            .map_err(|err| ConfigError::Load(describe_figment_error(err)))?;
+        config.read_source_secret_files()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads `secret_file` of each source into `secret`.
+    fn read_source_secret_files(&mut self) -> Result<(), ConfigError> {
+        for (i, source) in self.sources.iter_mut().enumerate() {
+            if let Some(path) = &source.secret_file {
+                if source.secret.is_some() {
+                    return Err(invalid(
+                        format!("sources[{i}].secret_file"),
+                        "set either secret or secret_file, not both",
+                    ));
+                }
+                let value = read_secret_file(path)
+                    .map_err(|msg| invalid(format!("sources[{i}].secret_file"), msg))?;
+                source.secret = Some(Secret::new(value));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, every secret replaced by a placeholder.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self)
+            .unwrap_or_else(|err| format!("# could not render the configuration: {err}\n"))
+    }
+
+    /// The source named `name`, if configured.
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|source| source.name == name)
+    }
+}

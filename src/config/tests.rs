@@ -1,0 +1,93 @@
+//! Unit tests of configuration loading and validation.
+
+use super::env::describe_figment_error;
+use super::*;
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+
+fn parse(toml: &str) -> Result<Config, ConfigError> {
+    let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
+        .merge(Toml::string(toml))
+        .extract()
+        .map_err(|err| ConfigError::Load(describe_figment_error(err)))?;
+    config.validate()?;
+    Ok(config)
+}
+
+#[test]
+fn empty_config_is_paper_mode_on_loopback() {
+    let config = parse("").unwrap();
+    assert_eq!(config.exchange.mode, Mode::Paper);
+    assert!(config.server.listen.ip().is_loopback());
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let err = parse("[server]\nlisten_addr = \"127.0.0.1:1\"").unwrap_err();
+    assert!(err.to_string().contains("listen_addr"), "{err}");
+}
+
+#[test]
+fn a_mistyped_secret_is_not_echoed_in_the_error() {
+    let err = parse("[server]\nadmin_token = 987654321987654321").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("server.admin_token"), "{text}");
+    assert!(!text.contains("987654321987654321"), "{text}");
+}
+
+#[test]
+fn bad_deadline_is_named() {
+    let err = parse("[exchange]\ndeadline_secs = 90").unwrap_err();
+    assert!(err.to_string().contains("exchange.deadline_secs"), "{err}");
+}
+
+#[test]
+fn live_mode_without_credentials_is_refused() {
+    let err = parse("[exchange]\nmode = \"live\"").unwrap_err();
+    assert!(err.to_string().contains("exchange.api_key"), "{err}");
+}
+
+#[test]
+fn public_listen_without_tls_is_refused() {
+    let err = parse("[server]\nlisten = \"0.0.0.0:8080\"").unwrap_err();
+    assert!(err.to_string().contains("server.listen"), "{err}");
+    parse("[server]\nlisten = \"0.0.0.0:8080\"\nbehind_tls_proxy = true").unwrap();
+}
+
+#[test]
+fn hmac_source_needs_a_whsec_secret() {
+    let err = parse("[[sources]]\nname = \"a\"\nauth = \"hmac\"\nsecret = \"plain\"").unwrap_err();
+    assert!(err.to_string().contains("sources[0].secret"), "{err}");
+}
+
+#[test]
+fn notional_takes_one_value_or_a_table() {
+    let one = parse("[risk]\nmax_order_notional = \"1000\"").unwrap();
+    assert_eq!(
+        one.risk.max_order_notional.unwrap().for_pair("XBTUSD"),
+        Some(Decimal::from(1000))
+    );
+    let table = parse("[risk.max_order_notional]\nXBTUSD = \"50\"").unwrap();
+    let table = table.risk.max_order_notional.unwrap();
+    assert_eq!(table.for_pair("XBTUSD"), Some(Decimal::from(50)));
+    assert_eq!(table.for_pair("ETHUSD"), None);
+}
+
+#[test]
+fn redacted_output_hides_secrets() {
+    let config = parse(
+        "[server]\naudit_token = \"audit-token-0123456789\"\n\
+         [[sources]]\nname = \"a\"\nauth = \"token\"\nsecret = \"passphrase-0123456789\"",
+    )
+    .unwrap();
+    let shown = config.to_redacted_toml();
+    assert!(!shown.contains("audit-token-0123456789"));
+    assert!(!shown.contains("passphrase-0123456789"));
+    assert!(shown.contains(crate::secret::REDACTED));
+}
+
+#[test]
+fn pairs_are_normalised() {
+    let config = parse("[risk]\nallowed_pairs = [\"xbt/usd\"]").unwrap();
+    assert_eq!(config.risk.allowed_pairs, vec!["XBTUSD"]);
+}

@@ -1,0 +1,214 @@
+//! Validation of a loaded configuration: every check the types alone cannot make, each
+//! failure naming the key at fault.
+
+use std::collections::HashSet;
+
+use base64::Engine as _;
+use rust_decimal::Decimal;
+
+use super::{invalid, AuthKind, Config, ConfigError, Mode, PerPair};
+use crate::signal::normalize_pair;
+
+impl Config {
+    /// Checks every value that the types alone cannot, naming the key at fault.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        self.validate_server()?;
+        self.validate_exchange()?;
+        self.validate_sources()?;
+        self.validate_risk()
+    }
+
+    fn validate_server(&self) -> Result<(), ConfigError> {
+        let server = &self.server;
+        if server.tls_cert.is_some() != server.tls_key.is_some() {
+            return Err(invalid(
+                "server.tls_cert",
+                "tls_cert and tls_key must be set together",
+            ));
+        }
+        if server.tls_cert.is_some() {
+            return Err(invalid(
+                "server.tls_cert",
+                "built-in HTTPS is not available in this version; terminate TLS in a proxy \
+                 and set server.behind_tls_proxy = true",
+            ));
+        }
+        if !server.listen.ip().is_loopback() && !server.behind_tls_proxy {
+            return Err(invalid(
+                "server.listen",
+                format!(
+                    "{} is not a loopback address; signals and tokens must not cross a \
+                     network in clear text: put a TLS proxy in front and set \
+                     server.behind_tls_proxy = true",
+                    server.listen
+                ),
+            ));
+        }
+        if !(256..=1024 * 1024).contains(&server.body_limit_bytes) {
+            return Err(invalid(
+                "server.body_limit_bytes",
+                "must be between 256 and 1048576",
+            ));
+        }
+        for (key, token) in [
+            ("server.audit_token", &server.audit_token),
+            ("server.admin_token", &server.admin_token),
+        ] {
+            if let Some(token) = token {
+                if token.expose().len() < 16 {
+                    return Err(invalid(key, "must be at least 16 characters"));
+                }
+            }
+        }
+        if server.max_wait_secs > 30 {
+            return Err(invalid("server.max_wait_secs", "at most 30"));
+        }
+        Ok(())
+    }
+
+    fn validate_exchange(&self) -> Result<(), ConfigError> {
+        let exchange = &self.exchange;
+        if !(2..=60).contains(&exchange.deadline_secs) {
+            return Err(invalid(
+                "exchange.deadline_secs",
+                "must be between 2 and 60 seconds",
+            ));
+        }
+        let url = reqwest::Url::parse(&exchange.kraken_url)
+            .map_err(|err| invalid("exchange.kraken_url", err.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid("exchange.kraken_url", "must be an http(s) URL"));
+        }
+        if exchange.mode != Mode::Paper {
+            let key = exchange.api_key.as_ref().ok_or_else(|| {
+                invalid(
+                    "exchange.api_key",
+                    "required in validate and live mode (set KRAKEN_API_KEY)",
+                )
+            })?;
+            if key.expose().trim().is_empty() {
+                return Err(invalid("exchange.api_key", "is empty"));
+            }
+            let secret = exchange.api_secret.as_ref().ok_or_else(|| {
+                invalid(
+                    "exchange.api_secret",
+                    "required in validate and live mode (set KRAKEN_API_SECRET)",
+                )
+            })?;
+            if base64::engine::general_purpose::STANDARD
+                .decode(secret.expose().trim())
+                .is_err()
+            {
+                return Err(invalid("exchange.api_secret", "is not valid base64"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_sources(&self) -> Result<(), ConfigError> {
+        let mut names = HashSet::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            let key = |field: &str| format!("sources[{i}].{field}");
+            let valid_name = !source.name.is_empty()
+                && source.name.len() <= 64
+                && source
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid_name {
+                return Err(invalid(
+                    key("name"),
+                    "1-64 characters of letters, digits, '-' and '_'",
+                ));
+            }
+            if !names.insert(source.name.as_str()) {
+                return Err(invalid(
+                    key("name"),
+                    format!("`{}` is defined twice", source.name),
+                ));
+            }
+            let secret = source
+                .secret
+                .as_ref()
+                .ok_or_else(|| invalid(key("secret"), "required"))?;
+            match source.auth {
+                AuthKind::Hmac => {
+                    crate::ingress::standard_webhooks::decode_secret(secret.expose())
+                        .map_err(|msg| invalid(key("secret"), msg))?;
+                    if !source.allowed_ips.is_empty() {
+                        return Err(invalid(
+                            key("allowed_ips"),
+                            "only applies to `token` sources",
+                        ));
+                    }
+                }
+                AuthKind::Token => {
+                    if secret.expose().len() < 16 {
+                        return Err(invalid(key("secret"), "must be at least 16 characters"));
+                    }
+                }
+            }
+            if let Some(pairs) = &source.allowed_pairs {
+                normalize_pairs(&key("allowed_pairs"), pairs)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_risk(&mut self) -> Result<(), ConfigError> {
+        self.risk.allowed_pairs = normalize_pairs("risk.allowed_pairs", &self.risk.allowed_pairs)?;
+        for source in &mut self.sources {
+            if let Some(pairs) = &source.allowed_pairs {
+                source.allowed_pairs = Some(normalize_pairs("sources.allowed_pairs", pairs)?);
+            }
+        }
+        let risk = &self.risk;
+        let positive = |key: &str, value: Decimal| {
+            if value <= Decimal::ZERO {
+                Err(invalid(key, "must be greater than zero"))
+            } else {
+                Ok(())
+            }
+        };
+        for (pair, limit) in &risk.max_order_volume {
+            positive(&format!("risk.max_order_volume.{pair}"), *limit)?;
+        }
+        match &risk.max_order_notional {
+            Some(PerPair::All(limit)) => positive("risk.max_order_notional", *limit)?,
+            Some(PerPair::ByPair(table)) => {
+                for (pair, limit) in table {
+                    positive(&format!("risk.max_order_notional.{pair}"), *limit)?;
+                }
+            }
+            None => {}
+        }
+        if let Some(limit) = risk.max_daily_notional {
+            positive("risk.max_daily_notional", limit)?;
+        }
+        for (asset, limit) in &risk.max_position {
+            if *limit < Decimal::ZERO {
+                return Err(invalid(
+                    format!("risk.max_position.{asset}"),
+                    "must not be negative",
+                ));
+            }
+        }
+        if let Some(pct) = risk.price_band_pct {
+            positive("risk.price_band_pct", pct)?;
+        }
+        if risk.max_consecutive_exchange_failures == Some(0) {
+            return Err(invalid(
+                "risk.max_consecutive_exchange_failures",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn normalize_pairs(key: &str, pairs: &[String]) -> Result<Vec<String>, ConfigError> {
+    pairs
+        .iter()
+        .map(|pair| normalize_pair(pair).map_err(|err| invalid(key, err.message)))
+        .collect()
+}
