@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Mode};
+use crate::exchange::kraken::{KrakenExchange, SqliteNonceStore};
 use crate::exchange::paper::PaperExchange;
 use crate::exchange::Exchange;
 use crate::executor::Executor;
@@ -45,7 +46,7 @@ impl App {
         store.migrate().await.context("applying migrations")?;
         let exchange = match overrides.exchange {
             Some(exchange) => exchange,
-            None => default_exchange(&config)?,
+            None => default_exchange(&config, &store)?,
         };
         let market = Arc::new(
             MarketData::new(clock.clone())
@@ -127,13 +128,15 @@ impl App {
     }
 }
 
-fn default_exchange(config: &Config) -> anyhow::Result<Arc<dyn Exchange>> {
+fn default_exchange(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn Exchange>> {
     match config.exchange.mode {
         Mode::Paper => Ok(Arc::new(PaperExchange::new(PairTable::snapshot()))),
-        Mode::Validate | Mode::Live => anyhow::bail!(
-            "exchange.mode = {:?} needs the Kraken client, which this build does not include",
-            config.exchange.mode
-        ),
+        Mode::Validate | Mode::Live => {
+            let nonces = Arc::new(SqliteNonceStore::from_store(store.clone()));
+            let kraken = KrakenExchange::new(&config.exchange, nonces)
+                .context("building the Kraken client")?;
+            Ok(Arc::new(kraken))
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! The paper trader: a simulated exchange that places every order at once with a local
 //! txid. The default mode, so a new user can try the whole pipeline without a key.
 //!
-//! Tests can script it to refuse, to delay, and to quote prices and balances.
+//! Tests can script it to refuse, to delay, and to quote prices and balances. With
+//! [`PaperExchange::with_market_data`] it quotes Kraken's public prices and pairs when
+//! Kraken is reachable; nothing ever reaches Kraken's private API.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +15,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::kraken::KrakenPublic;
 use super::{
     Attempt, AttemptOutcome, Exchange, ExchangeError, Lookup, LookupOutcome, OrderRequest,
 };
@@ -36,6 +39,8 @@ pub struct PaperExchange {
     orders: Mutex<HashMap<Uuid, String>>,
     prices: Mutex<HashMap<String, Decimal>>,
     balances: Mutex<HashMap<String, Decimal>>,
+    /// Kraken's public market data, used when no price is scripted.
+    market_data: Option<KrakenPublic>,
 }
 
 impl PaperExchange {
@@ -47,7 +52,15 @@ impl PaperExchange {
             orders: Mutex::default(),
             prices: Mutex::default(),
             balances: Mutex::default(),
+            market_data: None,
         }
+    }
+
+    /// Quotes Kraken's public `Ticker` for pairs without a scripted price, and its
+    /// `AssetPairs` instead of the built-in table, whenever Kraken answers.
+    pub fn with_market_data(mut self, public: KrakenPublic) -> Self {
+        self.market_data = Some(public);
+        self
     }
 
     /// From now on, refuse every order with `error` (or stop refusing with `None`).
@@ -160,10 +173,18 @@ impl Exchange for PaperExchange {
     }
 
     async fn last_price(&self, pair: &PairInfo) -> Result<Decimal, ExchangeError> {
-        lock(&self.prices)
-            .get(&pair.altname)
-            .copied()
-            .ok_or_else(|| ExchangeError(format!("no paper price for {}", pair.altname)))
+        let scripted = lock(&self.prices).get(&pair.altname).copied();
+        match (scripted, &self.market_data) {
+            (Some(price), _) => Ok(price),
+            (None, Some(public)) => public
+                .last_price(pair)
+                .await
+                .map_err(|e| ExchangeError(e.to_string())),
+            (None, None) => Err(ExchangeError(format!(
+                "no paper price for {}",
+                pair.altname
+            ))),
+        }
     }
 
     async fn balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError> {
@@ -171,6 +192,14 @@ impl Exchange for PaperExchange {
     }
 
     async fn asset_pairs(&self) -> Result<PairTable, ExchangeError> {
+        if let Some(public) = &self.market_data {
+            match public.asset_pairs().await {
+                Ok(pairs) => return Ok(pairs),
+                Err(err) => {
+                    tracing::debug!(%err, "Kraken AssetPairs unreachable; using the built-in table")
+                }
+            }
+        }
         Ok(self.pairs.clone())
     }
 }

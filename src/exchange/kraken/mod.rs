@@ -1,1 +1,28 @@
 //! The Kraken REST client: signing, nonces, rate limits and outcome classification.
+//!
+//! # Layout
+//!
+//! - [`sign`]: `API-Sign` and the [`sign::Credentials`] it is computed from.
+//! - [`nonce`]: strictly increasing, persisted nonces and the per-key send lock.
+//! - [`rate_limit`]: a model of Kraken's counters, to wait before Kraken refuses.
+//! - [`errors`]: Kraken error strings → refused / expired / retry later / ambiguous.
+//! - [`client`]: the HTTP transport, transport classification, the response envelope.
+//! - [`order_form`]: the `AddOrder` form, formatted to the pair's precision.
+//! - [`public`]: `Ticker`, `AssetPairs`, `SystemStatus`, `Time` (also used in paper mode).
+//! - [`private`]: the signed calls; no funding or withdrawal call exists.
+//! - [`exchange`]: [`KrakenExchange`], the [`crate::exchange::Exchange`] implementation.
+
+pub mod client;
+pub mod errors;
+pub mod exchange;
+pub mod nonce;
+pub mod order_form;
+pub mod private;
+pub mod public;
+pub mod rate_limit;
+pub mod sign;
+
+pub use client::KrakenError;
+pub use exchange::KrakenExchange;
+pub use nonce::{MemoryNonceStore, NonceStore, SqliteNonceStore};
+pub use public::KrakenPublic;

@@ -1,0 +1,336 @@
+//! [`KrakenExchange`]: the [`Exchange`] seam over Kraken's REST API, in validate or
+//! live mode. One `AddOrder` per call, classified; lookups by `cl_ord_id`/`userref`.
+//!
+//! Keep one `KrakenExchange` per API key and share it (`Arc`): nonces are serialised
+//! per key within the process either way, but one instance also shares its rate
+//! model and connection pool.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use serde_json::{json, Map, Value};
+use sqlx::SqlitePool;
+
+use super::client::{parse_reply, Http, KrakenError, Reply, SendError};
+use super::errors;
+use super::nonce::{NonceStore, SqliteNonceStore};
+use super::order_form::add_order_fields;
+use super::private::{KrakenPrivate, OrderFilter, Sent, DEADLINE_MARGIN};
+use super::public::KrakenPublic;
+use super::rate_limit::{Counter, Headroom, RateLimiter};
+use super::sign::Credentials;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{ExchangeConfig, Mode};
+use crate::exchange::{
+    Attempt, AttemptOutcome, Exchange, ExchangeError, Lookup, LookupOutcome, OrderRequest,
+};
+use crate::pairs::{PairInfo, PairTable};
+
+/// Kraken in validate or live mode.
+pub struct KrakenExchange {
+    mode: Mode,
+    public: KrakenPublic,
+    private: KrakenPrivate,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for KrakenExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KrakenExchange")
+            .field("mode", &self.mode)
+            .field("private", &self.private)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KrakenExchange {
+    /// A client for `config`, persisting nonces in `store`.
+    ///
+    /// Refuses paper mode (nothing may reach the private API then) and missing or
+    /// malformed credentials.
+    pub fn new(config: &ExchangeConfig, store: Arc<dyn NonceStore>) -> Result<Self, KrakenError> {
+        Self::with_clock(config, store, Arc::new(SystemClock))
+    }
+
+    /// A client persisting nonces in the `nonces` table of `pool`.
+    pub fn with_sqlite(config: &ExchangeConfig, pool: SqlitePool) -> Result<Self, KrakenError> {
+        Self::new(config, Arc::new(SqliteNonceStore::new(pool)))
+    }
+
+    /// As [`KrakenExchange::new`], with the clock used for nonces, timeouts and
+    /// `EService:Throttled` waits.
+    pub fn with_clock(
+        config: &ExchangeConfig,
+        store: Arc<dyn NonceStore>,
+        clock: SharedClock,
+    ) -> Result<Self, KrakenError> {
+        if config.mode == Mode::Paper {
+            return Err(KrakenError::Config(
+                "paper mode never uses Kraken's private API".into(),
+            ));
+        }
+        let (Some(key), Some(secret)) = (&config.api_key, &config.api_secret) else {
+            return Err(KrakenError::Config(
+                "exchange.api_key and exchange.api_secret are required".into(),
+            ));
+        };
+        let credentials = Credentials::new(key.clone(), secret)
+            .map_err(|e| KrakenError::Config(e.to_string()))?;
+        let http = Http::new(&config.kraken_url)?;
+        let limiter = Arc::new(RateLimiter::new(config.tier));
+        Ok(KrakenExchange {
+            mode: config.mode,
+            public: KrakenPublic::with_http(http.clone()),
+            private: KrakenPrivate::new(http, credentials, store, limiter, clock.clone()),
+            clock,
+        })
+    }
+
+    /// The public market-data calls.
+    pub fn public(&self) -> &KrakenPublic {
+        &self.public
+    }
+
+    /// The signed calls (`OpenOrders`, `CancelOrder`, ...).
+    pub fn private(&self) -> &KrakenPrivate {
+        &self.private
+    }
+
+    /// Current rate-limit counter levels and maxima, for metrics.
+    pub fn headroom(&self) -> Headroom {
+        self.private.limiter().headroom()
+    }
+
+    fn classify(
+        &self,
+        order: &OrderRequest,
+        reply: &Result<super::client::RawReply, SendError>,
+    ) -> AttemptOutcome {
+        let raw = match reply {
+            Err(SendError::NotSent(reason)) => {
+                return AttemptOutcome::NotSent {
+                    reason: reason.clone(),
+                }
+            }
+            Err(SendError::MaybeSent(reason)) => {
+                return AttemptOutcome::Ambiguous {
+                    reason: reason.clone(),
+                }
+            }
+            Ok(raw) => raw,
+        };
+        match parse_reply(raw) {
+            Reply::Ok(_) if self.mode == Mode::Validate => AttemptOutcome::Validated,
+            Reply::Ok(result) => match result
+                .get("txid")
+                .and_then(|t| t.get(0))
+                .and_then(Value::as_str)
+            {
+                Some(txid) => AttemptOutcome::Placed {
+                    txid: txid.to_owned(),
+                },
+                None => AttemptOutcome::Ambiguous {
+                    reason: "Kraken accepted the request but returned no txid".into(),
+                },
+            },
+            Reply::Errors(errors) => {
+                if errors.iter().any(|e| errors::is_rate_limit(e)) {
+                    let counter = Counter::Trading(order.pair.altname.clone());
+                    self.private.limiter().saturate(&counter);
+                }
+                errors::outcome(&errors, self.clock.now())
+            }
+            Reply::Malformed(reason) => AttemptOutcome::Ambiguous { reason },
+        }
+    }
+
+    /// Looks for the order in one of the two lists; `Ok(None)` if it is not there.
+    async fn look_in(
+        &self,
+        method: &str,
+        key: &str,
+        order: &OrderRequest,
+        filter: OrderFilter,
+    ) -> (Sent, Result<Option<(String, String)>, String>) {
+        let (sent, result) = self.private.orders(method, filter).await;
+        let found = result.map_err(|e| e.to_string()).and_then(|result| {
+            let empty = Map::new();
+            let map = result.get(key).and_then(Value::as_object).unwrap_or(&empty);
+            let mut matches = map
+                .iter()
+                .filter(|(_, entry)| is_our_order(entry, order, filter))
+                .map(|(txid, entry)| {
+                    let state = entry.get("status").and_then(Value::as_str).unwrap_or(key);
+                    (txid.clone(), state.to_owned())
+                })
+                .collect::<Vec<_>>();
+            match matches.len() {
+                0 | 1 => Ok(matches.pop()),
+                n => Err(format!("{n} orders in {method} match this order")),
+            }
+        });
+        (sent, found)
+    }
+}
+
+/// Whether a Kraken order entry is `order`. Never trusts the filter alone: were Kraken
+/// to ignore it, some other order would otherwise be taken for ours.
+fn is_our_order(entry: &Value, order: &OrderRequest, filter: OrderFilter) -> bool {
+    let field = |name: &str| entry.get(name);
+    let descr = |name: &str| {
+        entry
+            .get("descr")
+            .and_then(|d| d.get(name))
+            .and_then(Value::as_str)
+    };
+    match filter {
+        OrderFilter::ClOrdId(id) => field("cl_ord_id")
+            .and_then(Value::as_str)
+            .is_some_and(|c| c.eq_ignore_ascii_case(&id.to_string())),
+        OrderFilter::Userref(n) => {
+            let userref =
+                field("userref").and_then(|u| u.as_i64().or_else(|| u.as_str()?.parse().ok()));
+            let pair_ok = descr("pair").is_none_or(|p| same_pair(p, &order.pair));
+            let side_ok = descr("type").is_none_or(|t| t == order.side.as_str());
+            userref == Some(i64::from(n)) && pair_ok && side_ok
+        }
+        OrderFilter::All => false,
+    }
+}
+
+fn same_pair(name: &str, pair: &PairInfo) -> bool {
+    let name = name.replace('/', "");
+    [&pair.altname, &pair.id]
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(&name))
+        || pair
+            .wsname
+            .as_ref()
+            .is_some_and(|ws| ws.replace('/', "").eq_ignore_ascii_case(&name))
+}
+
+fn body_of(sent: &Sent) -> Value {
+    match &sent.reply {
+        Ok(raw) => Value::String(raw.body.clone()),
+        Err(_) => Value::Null,
+    }
+}
+
+#[async_trait]
+impl Exchange for KrakenExchange {
+    async fn add_order(&self, order: &OrderRequest) -> Attempt {
+        let started = Instant::now();
+        let validate = self.mode == Mode::Validate;
+        let fields = match add_order_fields(order, validate) {
+            Ok(fields) => fields,
+            Err(err) => {
+                return Attempt {
+                    request: json!({"cl_ord_id": order.client_order_id, "pair": order.pair.altname}),
+                    response: None,
+                    elapsed: started.elapsed(),
+                    outcome: AttemptOutcome::Refused {
+                        error: format!("not sent: {err}"),
+                    },
+                }
+            }
+        };
+        let until_deadline = (order.deadline - self.clock.now())
+            .to_std()
+            .unwrap_or_default();
+        let give_up_at = started + until_deadline.saturating_sub(DEADLINE_MARGIN);
+        let counter = Counter::Trading(order.pair.altname.clone());
+        if let Err(wait) = self
+            .private
+            .limiter()
+            .acquire(&counter, 1.0, Some(give_up_at))
+            .await
+        {
+            let request: Map<String, Value> = fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+                .collect();
+            return Attempt {
+                request: Value::Object(request),
+                response: None,
+                elapsed: started.elapsed(),
+                outcome: AttemptOutcome::RetryLater {
+                    error: "client-side rate limit: Kraken would refuse this order now".into(),
+                    retry_after: Some(wait),
+                },
+            };
+        }
+        let sent = self
+            .private
+            .send("AddOrder", &fields, Some(order.deadline))
+            .await;
+        let outcome = self.classify(order, &sent.reply);
+        Attempt {
+            response: sent.reply.as_ref().ok().map(|raw| raw.body.clone()),
+            request: sent.request,
+            elapsed: started.elapsed(),
+            outcome,
+        }
+    }
+
+    async fn find_order(&self, order: &OrderRequest) -> Lookup {
+        let filter = match (&order.close, order.userref) {
+            (None, _) => OrderFilter::ClOrdId(order.client_order_id),
+            (Some(_), Some(userref)) => OrderFilter::Userref(userref),
+            (Some(_), None) => {
+                return Lookup {
+                    request: json!({}),
+                    response: None,
+                    outcome: LookupOutcome::Failed {
+                        reason: "an order with a close has no userref to look it up by".into(),
+                    },
+                }
+            }
+        };
+        let (open, found) = self.look_in("OpenOrders", "open", order, filter).await;
+        let mut request = json!({"OpenOrders": open.request});
+        let mut response = json!({"OpenOrders": body_of(&open)});
+        let found = match found {
+            Ok(None) => {
+                let (closed, found) = self.look_in("ClosedOrders", "closed", order, filter).await;
+                request["ClosedOrders"] = closed.request.clone();
+                response["ClosedOrders"] = body_of(&closed);
+                found
+            }
+            other => other,
+        };
+        let outcome = match found {
+            Ok(Some((txid, state))) => LookupOutcome::Found { txid, state },
+            Ok(None) => LookupOutcome::NotFound,
+            Err(reason) => LookupOutcome::Failed { reason },
+        };
+        Lookup {
+            request,
+            response: Some(response.to_string()),
+            outcome,
+        }
+    }
+
+    async fn last_price(&self, pair: &PairInfo) -> Result<Decimal, ExchangeError> {
+        self.public
+            .last_price(pair)
+            .await
+            .map_err(|e| ExchangeError(e.to_string()))
+    }
+
+    async fn balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError> {
+        self.private
+            .balance()
+            .await
+            .map_err(|e| ExchangeError(e.to_string()))
+    }
+
+    async fn asset_pairs(&self) -> Result<PairTable, ExchangeError> {
+        self.public
+            .asset_pairs()
+            .await
+            .map_err(|e| ExchangeError(e.to_string()))
+    }
+}

@@ -1,0 +1,280 @@
+//! Kraken's private API: signed POSTs under the per-key nonce lock.
+//!
+//! Calls: `AddOrder`, `OpenOrders`, `ClosedOrders`, `QueryOrders`, `CancelOrder`,
+//! `Balance`. There is deliberately no funding or withdrawal call, and none can be
+//! made through this type: [`KrakenPrivate::send`] is private to the crate's Kraken
+//! module and only the methods below name endpoints.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, HeaderValue};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::client::{into_result, Http, KrakenError, RawReply, SendError, DEFAULT_TIMEOUT};
+use super::errors::is_rate_limit;
+use super::nonce::{NonceSequence, NonceStore};
+use super::order_form::Field;
+use super::rate_limit::{Counter, RateLimiter, CANCEL_COST};
+use super::sign::Credentials;
+use crate::clock::SharedClock;
+
+/// How long before the order's deadline our own timeout fires, so that "no answer"
+/// always happens before the matching engine's deadline and the deadline can then
+/// settle the ambiguity.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+/// Kraken's largest `deadline` offset; also our longest `AddOrder` timeout.
+const MAX_ORDER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One private request and its answer, as an audit event needs them.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The form as sent, `nonce` included; never the key or the signature.
+    pub request: Value,
+    pub reply: Result<RawReply, SendError>,
+    pub elapsed: Duration,
+}
+
+/// Which orders an `OpenOrders`/`ClosedOrders` call asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderFilter {
+    /// All of them (Kraken pages closed orders by 50).
+    All,
+    ClOrdId(Uuid),
+    Userref(i32),
+}
+
+impl OrderFilter {
+    fn fields(self) -> Vec<Field> {
+        match self {
+            OrderFilter::All => Vec::new(),
+            OrderFilter::ClOrdId(id) => vec![("cl_ord_id", id.to_string())],
+            OrderFilter::Userref(n) => vec![("userref", n.to_string())],
+        }
+    }
+}
+
+/// The signed half of the Kraken API, for one key.
+pub struct KrakenPrivate {
+    http: Http,
+    credentials: Credentials,
+    nonces: Arc<NonceSequence>,
+    limiter: Arc<RateLimiter>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for KrakenPrivate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KrakenPrivate")
+            .field("http", &self.http)
+            .field("credentials", &self.credentials)
+            .field("nonces", &self.nonces)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KrakenPrivate {
+    /// A client for one key; its nonce sequence is shared with every other client of
+    /// the same key in this process.
+    pub fn new(
+        http: Http,
+        credentials: Credentials,
+        store: Arc<dyn NonceStore>,
+        limiter: Arc<RateLimiter>,
+        clock: SharedClock,
+    ) -> Self {
+        let nonces = NonceSequence::for_key(credentials.key_id(), store, clock.clone());
+        KrakenPrivate {
+            http,
+            credentials,
+            nonces,
+            limiter,
+            clock,
+        }
+    }
+
+    /// Hash of the API key, for logs and metrics.
+    pub fn key_id(&self) -> &str {
+        self.credentials.key_id()
+    }
+
+    /// The client-side rate-limit model.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    /// Signs and sends one request under the key's nonce lock. With a `deadline` the
+    /// timeout ends [`DEADLINE_MARGIN`] before it, and nothing is sent if that leaves
+    /// no time.
+    pub(super) async fn send(
+        &self,
+        method: &str,
+        fields: &[Field],
+        deadline: Option<DateTime<Utc>>,
+    ) -> Sent {
+        let started = Instant::now();
+        let mut guard = self.nonces.lock().await;
+        let mut request = Map::new();
+        let nonce = match guard.next().await {
+            Ok(nonce) => nonce,
+            Err(err) => return not_sent(request, err.to_string(), started),
+        };
+        let body = encode(nonce, fields, &mut request);
+        let timeout = match deadline {
+            None => DEFAULT_TIMEOUT,
+            Some(deadline) => {
+                let left = (deadline - self.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO);
+                match left.checked_sub(DEADLINE_MARGIN) {
+                    Some(t) if !t.is_zero() => t.min(MAX_ORDER_TIMEOUT),
+                    _ => {
+                        let why = "the order's deadline is too close to send it".to_owned();
+                        return not_sent(request, why, started);
+                    }
+                }
+            }
+        };
+        let path = format!("/0/private/{method}");
+        let headers = match self.headers(&path, nonce, &body) {
+            Ok(headers) => headers,
+            Err(why) => return not_sent(request, why, started),
+        };
+        let reply = self.http.post_form(&path, headers, body, timeout).await;
+        drop(guard);
+        tracing::debug!(
+            method,
+            nonce,
+            key_id = %self.key_id(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            ok = reply.is_ok(),
+            "Kraken private call"
+        );
+        Sent {
+            request: Value::Object(request),
+            reply,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    fn headers(&self, path: &str, nonce: u64, body: &str) -> Result<HeaderMap, String> {
+        let mut key = HeaderValue::from_str(self.credentials.expose_key())
+            .map_err(|_| "the API key is not a valid header value".to_owned())?;
+        key.set_sensitive(true);
+        let mut sign = HeaderValue::from_str(&self.credentials.sign(path, nonce, body))
+            .map_err(|_| "the signature is not a valid header value".to_owned())?;
+        sign.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert("API-Key", key);
+        headers.insert("API-Sign", sign);
+        Ok(headers)
+    }
+
+    /// A call that places nothing: charged to the REST counter, result extracted.
+    pub(super) async fn call(
+        &self,
+        method: &str,
+        fields: &[Field],
+        counter: Counter,
+        cost: f64,
+    ) -> (Sent, Result<Value, KrakenError>) {
+        // Waiting is fine here: these calls have no deadline of their own.
+        let _ = self.limiter.acquire(&counter, cost, None).await;
+        let sent = self.send(method, fields, None).await;
+        let result = into_result(sent.reply.clone());
+        if let Err(KrakenError::Api(errors)) = &result {
+            if errors.iter().any(|e| is_rate_limit(e)) {
+                self.limiter.saturate(&counter);
+            }
+        }
+        (sent, result)
+    }
+
+    /// `OpenOrders`: the `open` map of txid → order.
+    pub async fn open_orders(&self, filter: OrderFilter) -> Result<Value, KrakenError> {
+        let (_, result) = self.orders("OpenOrders", filter).await;
+        result
+    }
+
+    /// `ClosedOrders`: the `closed` map of txid → order (the latest 50 without filter).
+    pub async fn closed_orders(&self, filter: OrderFilter) -> Result<Value, KrakenError> {
+        let (_, result) = self.orders("ClosedOrders", filter).await;
+        result
+    }
+
+    /// `OpenOrders` or `ClosedOrders` with the request and raw answer, for audit.
+    pub(super) async fn orders(
+        &self,
+        method: &str,
+        filter: OrderFilter,
+    ) -> (Sent, Result<Value, KrakenError>) {
+        self.call(method, &filter.fields(), Counter::Private, 1.0)
+            .await
+    }
+
+    /// `QueryOrders` for up to 50 txids: txid → order.
+    pub async fn query_orders(&self, txids: &[String]) -> Result<Value, KrakenError> {
+        let fields = [("txid", txids.join(","))];
+        let (_, result) = self
+            .call("QueryOrders", &fields, Counter::Private, 1.0)
+            .await;
+        result
+    }
+
+    /// `CancelOrder` by txid or cl_ord_id. Charged to `pair`'s trading counter at
+    /// Kraken's largest cancel penalty.
+    pub async fn cancel_order(&self, id: &str, pair: &str) -> Result<Value, KrakenError> {
+        let fields = [("txid", id.to_owned())];
+        let counter = Counter::Trading(pair.to_owned());
+        let (_, result) = self
+            .call("CancelOrder", &fields, counter, CANCEL_COST)
+            .await;
+        result
+    }
+
+    /// `Balance`: amount by Kraken asset id (`XXBT`, `ZUSD`).
+    pub async fn balance(&self) -> Result<HashMap<String, Decimal>, KrakenError> {
+        let (_, result) = self.call("Balance", &[], Counter::Private, 1.0).await;
+        let Value::Object(map) = result? else {
+            return Err(KrakenError::Parse("Balance result is not an object".into()));
+        };
+        map.into_iter()
+            .map(|(asset, amount)| {
+                let text = match &amount {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let amount = Decimal::from_str(&text)
+                    .map_err(|e| KrakenError::Parse(format!("Balance of {asset}: {e}")))?;
+                Ok((asset, amount))
+            })
+            .collect()
+    }
+}
+
+/// The form body, `nonce` first, built once: these exact bytes are signed and sent.
+/// Also records each field in `request` for the audit trail.
+fn encode(nonce: u64, fields: &[Field], request: &mut Map<String, Value>) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("nonce", &nonce.to_string());
+    request.insert("nonce".into(), Value::String(nonce.to_string()));
+    for (name, value) in fields {
+        form.append_pair(name, value);
+        request.insert((*name).into(), Value::String(value.clone()));
+    }
+    form.finish()
+}
+
+fn not_sent(request: Map<String, Value>, why: String, started: Instant) -> Sent {
+    Sent {
+        request: Value::Object(request),
+        reply: Err(SendError::NotSent(why)),
+        elapsed: started.elapsed(),
+    }
+}

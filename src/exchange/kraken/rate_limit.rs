@@ -1,0 +1,360 @@
+//! A client-side model of Kraken's rate-limit counters, so we wait before Kraken
+//! would refuse (Kraken docs: "Spot REST Rate Limits" and "Spot Trading Limits").
+//!
+//! - The REST call counter, per API key: most private calls +1, ledger and trade
+//!   history +2; `AddOrder`/`CancelOrder` are not counted here. Maximum 15/20/20 and
+//!   decay 0.33/0.5/1 per second for Starter/Intermediate/Pro.
+//! - The trading counter, per pair: `AddOrder` +1; `CancelOrder` adds up to +8 for an
+//!   order younger than 5 s, which we always assume (we do not track order ages).
+//!   Threshold 60/125/180 and decay 1/2.34/3.75 per second. Kraken refuses when the
+//!   threshold is *reached*, so the model stays one below it.
+//!
+//! Decay is modelled as continuous; Kraken applies it "every couple of seconds", so
+//! the model can run slightly ahead of Kraken. When Kraken still says "rate limit
+//! exceeded", [`RateLimiter::saturate`] fills the model's counter to resynchronise.
+//! Counter levels are not money, so `f64` is fine here.
+//!
+//! [`RateModel`] is pure (time is passed in) and unit-tested without sleeping;
+//! [`RateLimiter`] wraps it with a mutex and `tokio::time::sleep`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::Tier;
+
+/// Cost of `CancelOrder` on the trading counter: the largest of Kraken's penalties.
+pub const CANCEL_COST: f64 = 8.0;
+
+/// Which of Kraken's counters a call charges.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Counter {
+    /// The REST call counter of the API key.
+    Private,
+    /// The matching engine's counter for one pair (by altname).
+    Trading(String),
+}
+
+/// Maxima and decay rates of one account tier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub private_max: f64,
+    pub private_decay_per_sec: f64,
+    pub trading_threshold: f64,
+    pub trading_decay_per_sec: f64,
+}
+
+impl Limits {
+    /// Kraken's documented numbers for `tier`.
+    pub fn for_tier(tier: Tier) -> Self {
+        let (private_max, private_decay_per_sec, trading_threshold, trading_decay_per_sec) =
+            match tier {
+                Tier::Starter => (15.0, 0.33, 60.0, 1.0),
+                Tier::Intermediate => (20.0, 0.5, 125.0, 2.34),
+                Tier::Pro => (20.0, 1.0, 180.0, 3.75),
+            };
+        Limits {
+            private_max,
+            private_decay_per_sec,
+            trading_threshold,
+            trading_decay_per_sec,
+        }
+    }
+
+    /// The highest level the model lets a counter reach, and its decay per second.
+    fn ceiling_and_decay(&self, counter: &Counter) -> (f64, f64) {
+        match counter {
+            Counter::Private => (self.private_max, self.private_decay_per_sec),
+            Counter::Trading(_) => (self.trading_threshold - 1.0, self.trading_decay_per_sec),
+        }
+    }
+}
+
+/// One counter's level for metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Level {
+    /// Current modelled value.
+    pub level: f64,
+    /// Kraken's maximum (REST) or threshold (trading).
+    pub max: f64,
+}
+
+/// Every counter's level, for metrics and `/v1/admin/status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Headroom {
+    pub private: Level,
+    /// Pairs with a non-zero trading counter, by altname.
+    pub trading: BTreeMap<String, Level>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    level: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn level_at(&self, now: Instant, decay: f64) -> f64 {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        (self.level - elapsed * decay).max(0.0)
+    }
+}
+
+/// The counters, advanced by explicit instants.
+#[derive(Debug, Clone)]
+pub struct RateModel {
+    limits: Limits,
+    buckets: HashMap<Counter, Bucket>,
+}
+
+impl RateModel {
+    /// Empty counters.
+    pub fn new(limits: Limits) -> Self {
+        RateModel {
+            limits,
+            buckets: HashMap::new(),
+        }
+    }
+
+    fn level(&self, counter: &Counter, now: Instant) -> f64 {
+        let (_, decay) = self.limits.ceiling_and_decay(counter);
+        self.buckets
+            .get(counter)
+            .map_or(0.0, |b| b.level_at(now, decay))
+    }
+
+    /// Charges `cost` if that keeps the counter under Kraken's limit; otherwise
+    /// returns how long to wait before it would.
+    pub fn try_take(&mut self, counter: &Counter, cost: f64, now: Instant) -> Result<(), Duration> {
+        let (ceiling, decay) = self.limits.ceiling_and_decay(counter);
+        let level = self.level(counter, now);
+        if level + cost <= ceiling {
+            self.buckets.insert(
+                counter.clone(),
+                Bucket {
+                    level: level + cost,
+                    at: now,
+                },
+            );
+            return Ok(());
+        }
+        // Rounded up to the millisecond, so that after the wait the call fits.
+        let excess = level + cost - ceiling;
+        Err(Duration::from_millis(
+            (excess / decay * 1000.0).ceil() as u64
+        ))
+    }
+
+    /// Assumes the counter is full: Kraken just said so.
+    pub fn saturate(&mut self, counter: &Counter, now: Instant) {
+        let (ceiling, _) = self.limits.ceiling_and_decay(counter);
+        self.buckets.insert(
+            counter.clone(),
+            Bucket {
+                level: ceiling,
+                at: now,
+            },
+        );
+    }
+
+    /// Current levels and maxima.
+    pub fn headroom(&self, now: Instant) -> Headroom {
+        let trading = self
+            .buckets
+            .keys()
+            .filter_map(|c| match c {
+                Counter::Trading(pair) => Some((pair.clone(), self.level(c, now))),
+                Counter::Private => None,
+            })
+            .filter(|(_, level)| *level > 0.0)
+            .map(|(pair, level)| {
+                let max = self.limits.trading_threshold;
+                (pair, Level { level, max })
+            })
+            .collect();
+        Headroom {
+            private: Level {
+                level: self.level(&Counter::Private, now),
+                max: self.limits.private_max,
+            },
+            trading,
+        }
+    }
+
+    /// Forgets counters that have decayed to zero, so the map stays small.
+    fn prune(&mut self, now: Instant) {
+        let limits = self.limits;
+        self.buckets.retain(|counter, bucket| {
+            let (_, decay) = limits.ceiling_and_decay(counter);
+            bucket.level_at(now, decay) > 0.0
+        });
+    }
+}
+
+/// The shared, async face of [`RateModel`].
+#[derive(Debug)]
+pub struct RateLimiter {
+    model: Mutex<RateModel>,
+}
+
+impl RateLimiter {
+    /// Counters for an account of `tier`.
+    pub fn new(tier: Tier) -> Self {
+        RateLimiter {
+            model: Mutex::new(RateModel::new(Limits::for_tier(tier))),
+        }
+    }
+
+    fn model(&self) -> std::sync::MutexGuard<'_, RateModel> {
+        // The model is plain numbers, consistent even if a holder panicked.
+        self.model.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `cost` fits under the counter's limit, then charges it.
+    ///
+    /// Gives up without charging, returning the wait it would have needed, if that
+    /// wait would end after `give_up_at` (e.g. the order's deadline).
+    pub async fn acquire(
+        &self,
+        counter: &Counter,
+        cost: f64,
+        give_up_at: Option<Instant>,
+    ) -> Result<(), Duration> {
+        loop {
+            let now = Instant::now();
+            let wait = {
+                let mut model = self.model();
+                model.prune(now);
+                match model.try_take(counter, cost, now) {
+                    Ok(()) => return Ok(()),
+                    Err(wait) => wait,
+                }
+            };
+            if give_up_at.is_some_and(|limit| now + wait >= limit) {
+                return Err(wait);
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Marks the counter as full after Kraken refused for rate limits.
+    pub fn saturate(&self, counter: &Counter) {
+        self.model().saturate(counter, Instant::now());
+    }
+
+    /// Current levels and maxima of every counter.
+    pub fn headroom(&self) -> Headroom {
+        self.model().headroom(Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> Counter {
+        Counter::Trading("XBTUSD".into())
+    }
+
+    #[test]
+    fn documented_numbers_per_tier() {
+        let s = Limits::for_tier(Tier::Starter);
+        assert_eq!((s.private_max, s.private_decay_per_sec), (15.0, 0.33));
+        assert_eq!((s.trading_threshold, s.trading_decay_per_sec), (60.0, 1.0));
+        let i = Limits::for_tier(Tier::Intermediate);
+        assert_eq!((i.private_max, i.trading_threshold), (20.0, 125.0));
+        let p = Limits::for_tier(Tier::Pro);
+        assert_eq!(
+            (p.private_decay_per_sec, p.trading_decay_per_sec),
+            (1.0, 3.75)
+        );
+    }
+
+    #[test]
+    fn a_starter_key_may_burst_fifteen_private_calls_then_must_wait() {
+        let mut model = RateModel::new(Limits::for_tier(Tier::Starter));
+        let t0 = Instant::now();
+        for i in 0..15 {
+            assert!(
+                model.try_take(&Counter::Private, 1.0, t0).is_ok(),
+                "call {i}"
+            );
+        }
+        let wait = model.try_take(&Counter::Private, 1.0, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 1.0 / 0.33).abs() < 0.01, "{wait:?}");
+        assert!(model.try_take(&Counter::Private, 1.0, t0 + wait).is_ok());
+    }
+
+    #[test]
+    fn trading_counter_stays_below_the_threshold_and_decays() {
+        let mut model = RateModel::new(Limits::for_tier(Tier::Starter));
+        let t0 = Instant::now();
+        for _ in 0..59 {
+            model.try_take(&pair(), 1.0, t0).unwrap();
+        }
+        assert!(model.try_take(&pair(), 1.0, t0).is_err());
+        assert!(model
+            .try_take(&pair(), 1.0, t0 + Duration::from_secs(1))
+            .is_ok());
+    }
+
+    #[test]
+    fn pairs_have_separate_trading_counters_and_addorder_spares_the_rest_counter() {
+        let mut model = RateModel::new(Limits::for_tier(Tier::Starter));
+        let t0 = Instant::now();
+        for _ in 0..59 {
+            model.try_take(&pair(), 1.0, t0).unwrap();
+        }
+        assert!(model
+            .try_take(&Counter::Trading("ETHUSD".into()), 1.0, t0)
+            .is_ok());
+        assert_eq!(model.headroom(t0).private.level, 0.0);
+    }
+
+    #[test]
+    fn cancel_is_charged_the_maximal_penalty() {
+        let mut model = RateModel::new(Limits::for_tier(Tier::Starter));
+        let t0 = Instant::now();
+        for _ in 0..7 {
+            model.try_take(&pair(), CANCEL_COST, t0).unwrap();
+        }
+        assert_eq!(model.headroom(t0).trading["XBTUSD"].level, 56.0);
+        assert!(model.try_take(&pair(), CANCEL_COST, t0).is_err());
+    }
+
+    #[test]
+    fn saturation_after_a_refusal_forces_a_wait() {
+        let mut model = RateModel::new(Limits::for_tier(Tier::Pro));
+        let t0 = Instant::now();
+        model.saturate(&Counter::Private, t0);
+        let wait = model.try_take(&Counter::Private, 1.0, t0).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn headroom_reports_levels_and_maxima() {
+        let mut model = RateModel::new(Limits::for_tier(Tier::Intermediate));
+        let t0 = Instant::now();
+        model.try_take(&Counter::Private, 2.0, t0).unwrap();
+        model.try_take(&pair(), 1.0, t0).unwrap();
+        let later = model.headroom(t0 + Duration::from_secs(2));
+        assert_eq!(
+            later.private,
+            Level {
+                level: 1.0,
+                max: 20.0
+            }
+        );
+        assert!(later.trading.is_empty(), "decayed to zero: {later:?}");
+        assert_eq!(model.headroom(t0).trading["XBTUSD"].max, 125.0);
+    }
+
+    #[tokio::test]
+    async fn the_limiter_gives_up_when_the_wait_would_pass_the_deadline() {
+        let limiter = RateLimiter::new(Tier::Starter);
+        limiter.saturate(&pair());
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let wait = limiter.acquire(&pair(), 1.0, Some(deadline)).await;
+        assert!(wait.is_err());
+    }
+}
