@@ -1,0 +1,471 @@
+//! The Kraken client against the fake Kraken: signing, nonces, every scripted fault
+//! and its classification, lookups, public data, and nonce persistence.
+
+mod support;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use support::fake_kraken::{Behaviour, FakeKraken};
+use tradehook::clock::{ManualClock, SharedClock};
+use tradehook::config::Mode;
+use tradehook::exchange::kraken::{KrakenExchange, MemoryNonceStore, NonceStore};
+use tradehook::exchange::{AttemptOutcome, Exchange, LookupOutcome, OrderRequest};
+use tradehook::pairs::PairTable;
+use tradehook::signal::{CloseOrder, OrderType, Side};
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn order_with_deadline(deadline: Duration) -> OrderRequest {
+    OrderRequest {
+        client_order_id: Uuid::new_v4(),
+        userref: Some(7),
+        pair: PairTable::snapshot().get("XBTUSD").unwrap().clone(),
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        volume: d("0.01"),
+        price: Some(d("50000")),
+        price2: None,
+        time_in_force: None,
+        post_only: false,
+        reduce_only: false,
+        leverage: None,
+        close: None,
+        deadline: Utc::now() + chrono::Duration::from_std(deadline).unwrap(),
+    }
+}
+
+fn order() -> OrderRequest {
+    order_with_deadline(Duration::from_secs(10))
+}
+
+fn client_in(kraken: &FakeKraken, mode: Mode) -> KrakenExchange {
+    KrakenExchange::new(
+        &kraken.exchange_config(mode),
+        Arc::new(MemoryNonceStore::new()),
+    )
+    .unwrap()
+}
+
+fn client(kraken: &FakeKraken) -> KrakenExchange {
+    client_in(kraken, Mode::Live)
+}
+
+async fn outcome_with(behaviour: Behaviour) -> (FakeKraken, AttemptOutcome) {
+    let kraken = FakeKraken::start().await;
+    kraken.script(behaviour);
+    let attempt = client(&kraken).add_order(&order()).await;
+    (kraken, attempt.outcome)
+}
+
+#[tokio::test]
+async fn a_signed_add_order_is_placed_once_with_a_txid() {
+    let kraken = FakeKraken::start().await;
+    let order = order();
+    let attempt = client(&kraken).add_order(&order).await;
+
+    let AttemptOutcome::Placed { txid } = &attempt.outcome else {
+        panic!("{attempt:?}");
+    };
+    let orders = kraken.orders();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(&orders[0].txid, txid);
+    assert_eq!(
+        orders[0].cl_ord_id.as_deref(),
+        Some(order.client_order_id.to_string().as_str())
+    );
+    assert_eq!(attempt.request["pair"], "XBTUSD");
+    assert_eq!(attempt.request["volume"], "0.01");
+    assert!(attempt.request["deadline"].as_str().unwrap().ends_with('Z'));
+    assert!(attempt.response.unwrap().contains(txid.as_str()));
+    let shown = attempt.request.to_string();
+    assert!(!shown.contains(kraken.api_key()));
+    assert!(!shown.contains(&kraken.api_secret()[..16]));
+    assert!(!shown.to_ascii_lowercase().contains("sign"));
+}
+
+#[tokio::test]
+async fn validate_mode_is_accepted_without_placing_anything() {
+    let kraken = FakeKraken::start().await;
+    let attempt = client_in(&kraken, Mode::Validate).add_order(&order()).await;
+    assert_eq!(attempt.outcome, AttemptOutcome::Validated);
+    assert_eq!(attempt.request["validate"], "true");
+    assert_eq!(kraken.order_count(), 0);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_orders_on_one_client_all_arrive_in_nonce_order() {
+    let kraken = FakeKraken::start().await;
+    let exchange = Arc::new(client(&kraken));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let exchange = exchange.clone();
+            tokio::spawn(async move { exchange.add_order(&order()).await.outcome })
+        })
+        .collect();
+    for task in tasks {
+        let outcome = task.await.unwrap();
+        assert!(
+            matches!(outcome, AttemptOutcome::Placed { .. }),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(kraken.invalid_nonces(), 0);
+    assert_eq!(kraken.order_count(), 50);
+    let nonces = kraken.nonces();
+    assert!(nonces.windows(2).all(|w| w[0] < w[1]), "{nonces:?}");
+}
+
+#[tokio::test]
+async fn accepted_then_502_is_ambiguous_and_the_lookup_then_finds_it() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::AcceptThen502);
+    let exchange = client(&kraken);
+    let order = order();
+    let attempt = exchange.add_order(&order).await;
+    assert!(
+        matches!(attempt.outcome, AttemptOutcome::Ambiguous { .. }),
+        "{attempt:?}"
+    );
+    assert!(attempt.response.unwrap().contains("<html>"));
+
+    let lookup = exchange.find_order(&order).await;
+    let LookupOutcome::Found { txid, state } = lookup.outcome else {
+        panic!("{lookup:?}");
+    };
+    assert_eq!(txid, kraken.orders()[0].txid);
+    assert_eq!(state, "open");
+}
+
+#[tokio::test]
+async fn accepted_then_dropped_connection_is_ambiguous() {
+    let (kraken, outcome) = outcome_with(Behaviour::AcceptThenDrop).await;
+    assert!(
+        matches!(outcome, AttemptOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(kraken.order_count(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_slower_than_the_timeout_is_ambiguous_before_the_deadline() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::AcceptThenDelay(Duration::from_secs(5)));
+    let exchange = client(&kraken);
+    let order = order_with_deadline(Duration::from_secs(2));
+    let started = Instant::now();
+    let attempt = exchange.add_order(&order).await;
+    assert!(
+        matches!(attempt.outcome, AttemptOutcome::Ambiguous { .. }),
+        "{attempt:?}"
+    );
+    assert!(
+        Utc::now() < order.deadline,
+        "the timeout must end before the deadline"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let lookup = exchange.find_order(&order).await;
+    assert!(
+        matches!(lookup.outcome, LookupOutcome::Found { .. }),
+        "{lookup:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_html_server_error_is_ambiguous_and_nothing_is_found() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::ServerErrorHtml(503));
+    let exchange = client(&kraken);
+    let order = order();
+    let attempt = exchange.add_order(&order).await;
+    assert!(
+        matches!(attempt.outcome, AttemptOutcome::Ambiguous { .. }),
+        "{attempt:?}"
+    );
+    let lookup = exchange.find_order(&order).await;
+    assert_eq!(lookup.outcome, LookupOutcome::NotFound);
+    assert_eq!(kraken.calls("OpenOrders"), 1);
+    assert_eq!(kraken.calls("ClosedOrders"), 1);
+}
+
+#[tokio::test]
+async fn service_unavailable_is_ambiguous() {
+    let (_, outcome) = outcome_with(Behaviour::Refuse("EService:Unavailable".into())).await;
+    assert!(
+        matches!(outcome, AttemptOutcome::Ambiguous { .. }),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn insufficient_funds_is_a_final_refusal_with_krakens_error() {
+    let (_, outcome) = outcome_with(Behaviour::Refuse("EOrder:Insufficient funds".into())).await;
+    assert_eq!(
+        outcome,
+        AttemptOutcome::Refused {
+            error: "EOrder:Insufficient funds".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_and_invalid_nonce_are_retry_later() {
+    for error in ["EAPI:Rate limit exceeded", "EAPI:Invalid nonce"] {
+        let (_, outcome) = outcome_with(Behaviour::Refuse(error.into())).await;
+        assert!(
+            matches!(outcome, AttemptOutcome::RetryLater { ref error, .. } if error.contains("E")),
+            "{outcome:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn throttled_says_when_to_retry() {
+    let at = Utc::now().timestamp() + 20;
+    let (_, outcome) = outcome_with(Behaviour::Refuse(format!("EService:Throttled:{at}"))).await;
+    let AttemptOutcome::RetryLater { retry_after, .. } = outcome else {
+        panic!("{outcome:?}");
+    };
+    let wait = retry_after.unwrap();
+    assert!(
+        wait > Duration::from_secs(15) && wait <= Duration::from_secs(20),
+        "{wait:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_kraken_sees_as_passed_is_deadline_elapsed() {
+    let kraken = FakeKraken::start().await;
+    // Our clock runs a minute behind, so the client believes there is time; the
+    // matching engine (the fake, on real time) refuses the late order.
+    let behind: SharedClock = Arc::new(ManualClock::new(Utc::now() - chrono::Duration::minutes(1)));
+    let store: Arc<dyn NonceStore> = Arc::new(MemoryNonceStore::new());
+    let exchange =
+        KrakenExchange::with_clock(&kraken.exchange_config(Mode::Live), store, behind).unwrap();
+    let mut order = order();
+    order.deadline = Utc::now() - chrono::Duration::seconds(1);
+    let attempt = exchange.add_order(&order).await;
+    assert!(
+        matches!(attempt.outcome, AttemptOutcome::DeadlineElapsed { .. }),
+        "{attempt:?}"
+    );
+    assert_eq!(kraken.order_count(), 0);
+}
+
+#[tokio::test]
+async fn an_order_too_close_to_its_deadline_is_not_sent() {
+    let kraken = FakeKraken::start().await;
+    let attempt = client(&kraken)
+        .add_order(&order_with_deadline(Duration::from_millis(100)))
+        .await;
+    assert!(
+        matches!(attempt.outcome, AttemptOutcome::NotSent { .. }),
+        "{attempt:?}"
+    );
+    assert_eq!(kraken.calls("AddOrder"), 0);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_not_sent() {
+    let kraken = FakeKraken::start().await;
+    let mut config = kraken.exchange_config(Mode::Live);
+    config.kraken_url = "http://127.0.0.1:1".into();
+    let exchange = KrakenExchange::new(&config, Arc::new(MemoryNonceStore::new())).unwrap();
+    let attempt = exchange.add_order(&order()).await;
+    assert!(
+        matches!(attempt.outcome, AttemptOutcome::NotSent { .. }),
+        "{attempt:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_as_an_invalid_signature() {
+    let kraken = FakeKraken::start().await;
+    let mut config = kraken.exchange_config(Mode::Live);
+    config.api_secret = Some(tradehook::secret::Secret::new("AAAAAAAAAAAAAAAAAAAAAA=="));
+    let exchange = KrakenExchange::new(&config, Arc::new(MemoryNonceStore::new())).unwrap();
+    let attempt = exchange.add_order(&order()).await;
+    assert_eq!(
+        attempt.outcome,
+        AttemptOutcome::Refused {
+            error: "EAPI:Invalid signature".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_just_placed_order_can_be_invisible_to_lookups_for_a_moment() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::AcceptInvisibleFor(Duration::from_millis(300)));
+    let exchange = client(&kraken);
+    let order = order();
+    assert!(matches!(
+        exchange.add_order(&order).await.outcome,
+        AttemptOutcome::Placed { .. }
+    ));
+    assert_eq!(
+        exchange.find_order(&order).await.outcome,
+        LookupOutcome::NotFound
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(matches!(
+        exchange.find_order(&order).await.outcome,
+        LookupOutcome::Found { .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_order_with_a_close_is_sent_and_found_by_userref() {
+    let kraken = FakeKraken::start().await;
+    let exchange = client(&kraken);
+    let mut order = order();
+    order.order_type = OrderType::Market;
+    order.price = None;
+    order.close = Some(CloseOrder {
+        order_type: OrderType::StopLoss,
+        price: Some(d("45000")),
+        price2: None,
+    });
+    let attempt = exchange.add_order(&order).await;
+    assert!(
+        matches!(attempt.outcome, AttemptOutcome::Placed { .. }),
+        "{attempt:?}"
+    );
+    let sent = &kraken.orders()[0];
+    assert_eq!((sent.cl_ord_id.clone(), sent.userref), (None, Some(7)));
+    let lookup = exchange.find_order(&order).await;
+    let LookupOutcome::Found { state, .. } = lookup.outcome else {
+        panic!("{lookup:?}");
+    };
+    assert_eq!(
+        state, "closed",
+        "market orders are found among closed orders"
+    );
+}
+
+#[tokio::test]
+async fn public_data_is_read_by_canonical_pair_id() {
+    let kraken = FakeKraken::start().await;
+    kraken.set_price("XBTUSD", d("61234.5"));
+    let exchange = client(&kraken);
+    let pair = PairTable::snapshot().get("XBTUSD").unwrap().clone();
+    assert_eq!(exchange.last_price(&pair).await.unwrap(), d("61234.5"));
+    let pairs = exchange.asset_pairs().await.unwrap();
+    assert_eq!(pairs.get("XBTUSD").unwrap().id, "XXBTZUSD");
+    assert_eq!(
+        exchange.public().system_status().await.unwrap().status,
+        "online"
+    );
+    let skew = (exchange.public().server_time().await.unwrap() - Utc::now()).num_seconds();
+    assert!(skew.abs() <= 2);
+    assert_eq!(exchange.balances().await.unwrap()["ZUSD"], d("100000"));
+}
+
+#[tokio::test]
+async fn paper_mode_quotes_krakens_public_price_when_none_is_scripted() {
+    use tradehook::exchange::kraken::KrakenPublic;
+    use tradehook::exchange::paper::PaperExchange;
+    let kraken = FakeKraken::start().await;
+    kraken.set_price("ETHUSD", d("3100.25"));
+    let paper = PaperExchange::new(PairTable::snapshot())
+        .with_market_data(KrakenPublic::new(kraken.url()).unwrap());
+    let pair = PairTable::snapshot().get("ETHUSD").unwrap().clone();
+    assert_eq!(paper.last_price(&pair).await.unwrap(), d("3100.25"));
+    paper.set_price("ETHUSD", d("1"));
+    assert_eq!(paper.last_price(&pair).await.unwrap(), d("1"));
+    assert_eq!(
+        kraken.methods_called().keys().collect::<Vec<_>>(),
+        ["Ticker"]
+    );
+}
+
+#[tokio::test]
+async fn nonces_survive_a_restart_and_a_backward_clock_through_sqlite() {
+    use tradehook::exchange::kraken::SqliteNonceStore;
+    use tradehook::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = Store::connect(&url, Duration::from_secs(5)).await.unwrap();
+    store.migrate().await.unwrap();
+    let kraken = FakeKraken::start().await;
+    let config = kraken.exchange_config(Mode::Live);
+
+    let first = KrakenExchange::new(
+        &config,
+        Arc::new(SqliteNonceStore::from_store(store.clone())),
+    )
+    .unwrap();
+    assert!(matches!(
+        first.add_order(&order()).await.outcome,
+        AttemptOutcome::Placed { .. }
+    ));
+    drop(first);
+
+    let behind: SharedClock = Arc::new(ManualClock::new(Utc::now() - chrono::Duration::hours(1)));
+    let nonces = Arc::new(SqliteNonceStore::from_store(store.clone()));
+    let second = KrakenExchange::with_clock(&config, nonces, behind).unwrap();
+    let attempt = second.add_order(&order()).await;
+    assert!(
+        matches!(attempt.outcome, AttemptOutcome::Placed { .. }),
+        "{attempt:?}"
+    );
+    assert_eq!(kraken.invalid_nonces(), 0);
+
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT key_id, last_nonce FROM nonces")
+        .fetch_all(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_ne!(
+        rows[0].0,
+        kraken.api_key(),
+        "the key itself is never stored"
+    );
+    assert!(rows[0].1 as u64 > *kraken.nonces().last().unwrap());
+}
+
+#[tokio::test]
+async fn a_held_answer_arrives_once_released() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::AcceptThenHold);
+    let exchange = Arc::new(client(&kraken));
+    let sending = {
+        let exchange = exchange.clone();
+        tokio::spawn(async move { exchange.add_order(&order()).await.outcome })
+    };
+    while kraken.held() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        kraken.order_count(),
+        1,
+        "accepted before the answer is held"
+    );
+    kraken.release_held();
+    let outcome = sending.await.unwrap();
+    assert!(
+        matches!(outcome, AttemptOutcome::Placed { .. }),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_fake_like_kraken_refuses_a_second_open_order_with_the_same_cl_ord_id() {
+    let kraken = FakeKraken::start().await;
+    let exchange = client(&kraken);
+    let order = order();
+    assert!(matches!(
+        exchange.add_order(&order).await.outcome,
+        AttemptOutcome::Placed { .. }
+    ));
+    let again = exchange.add_order(&order).await.outcome;
+    assert!(matches!(again, AttemptOutcome::Refused { .. }), "{again:?}");
+    assert_eq!((kraken.order_count(), kraken.calls("AddOrder")), (1, 2));
+}
