@@ -17,6 +17,7 @@
 //! ```
 
 mod handlers;
+mod orders;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -16,6 +16,7 @@ use sqlx::SqlitePool;
 
 use super::client::{parse_reply, Http, KrakenError, Reply, SendError};
 use super::errors;
+use super::lookup;
 use super::nonce::{NonceStore, SqliteNonceStore};
 use super::order_form::add_order_fields;
 use super::private::{KrakenPrivate, OrderFilter, Sent, DEADLINE_MARGIN};
@@ -156,60 +157,11 @@ impl KrakenExchange {
         filter: OrderFilter,
     ) -> (Sent, Result<Option<(String, String)>, String>) {
         let (sent, result) = self.private.orders(method, filter).await;
-        let found = result.map_err(|e| e.to_string()).and_then(|result| {
-            let empty = Map::new();
-            let map = result.get(key).and_then(Value::as_object).unwrap_or(&empty);
-            let mut matches = map
-                .iter()
-                .filter(|(_, entry)| is_our_order(entry, order, filter))
-                .map(|(txid, entry)| {
-                    let state = entry.get("status").and_then(Value::as_str).unwrap_or(key);
-                    (txid.clone(), state.to_owned())
-                })
-                .collect::<Vec<_>>();
-            match matches.len() {
-                0 | 1 => Ok(matches.pop()),
-                n => Err(format!("{n} orders in {method} match this order")),
-            }
-        });
+        let found = result
+            .map_err(|e| e.to_string())
+            .and_then(|result| lookup::find_in(&result, method, key, order, filter));
         (sent, found)
     }
-}
-
-/// Whether a Kraken order entry is `order`. Never trusts the filter alone: were Kraken
-/// to ignore it, some other order would otherwise be taken for ours.
-fn is_our_order(entry: &Value, order: &OrderRequest, filter: OrderFilter) -> bool {
-    let field = |name: &str| entry.get(name);
-    let descr = |name: &str| {
-        entry
-            .get("descr")
-            .and_then(|d| d.get(name))
-            .and_then(Value::as_str)
-    };
-    match filter {
-        OrderFilter::ClOrdId(id) => field("cl_ord_id")
-            .and_then(Value::as_str)
-            .is_some_and(|c| c.eq_ignore_ascii_case(&id.to_string())),
-        OrderFilter::Userref(n) => {
-            let userref =
-                field("userref").and_then(|u| u.as_i64().or_else(|| u.as_str()?.parse().ok()));
-            let pair_ok = descr("pair").is_none_or(|p| same_pair(p, &order.pair));
-            let side_ok = descr("type").is_none_or(|t| t == order.side.as_str());
-            userref == Some(i64::from(n)) && pair_ok && side_ok
-        }
-        OrderFilter::All => false,
-    }
-}
-
-fn same_pair(name: &str, pair: &PairInfo) -> bool {
-    let name = name.replace('/', "");
-    [&pair.altname, &pair.id]
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(&name))
-        || pair
-            .wsname
-            .as_ref()
-            .is_some_and(|ws| ws.replace('/', "").eq_ignore_ascii_case(&name))
 }
 
 fn body_of(sent: &Sent) -> Value {

@@ -8,6 +8,7 @@
 //! - [`errors`]: Kraken error strings → refused / expired / retry later / ambiguous.
 //! - [`client`]: the HTTP transport, transport classification, the response envelope.
 //! - [`order_form`]: the `AddOrder` form, formatted to the pair's precision.
+//! - [`lookup`]: recognising our order in `OpenOrders`/`ClosedOrders` answers.
 //! - [`public`]: `Ticker`, `AssetPairs`, `SystemStatus`, `Time` (also used in paper mode).
 //! - [`private`]: the signed calls; no funding or withdrawal call exists.
 //! - [`exchange`]: [`KrakenExchange`], the [`crate::exchange::Exchange`] implementation.
@@ -15,6 +16,7 @@
 pub mod client;
 pub mod errors;
 pub mod exchange;
+pub mod lookup;
 pub mod nonce;
 pub mod order_form;
 pub mod private;
