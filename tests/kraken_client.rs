@@ -71,7 +71,8 @@ pub(crate) async fn outcome_with(behaviour: Behaviour) -> (FakeKraken, AttemptOu
 async fn a_signed_add_order_is_placed_once_with_a_txid() {
     let kraken = FakeKraken::start().await;
     let order = order();
-    let attempt = client(&kraken).add_order(&order).await;
+    let exchange = client(&kraken);
+    let attempt = exchange.add_order(&order).await;
 
     let AttemptOutcome::Placed { txid } = &attempt.outcome else {
         panic!("{attempt:?}");
@@ -91,6 +92,13 @@ async fn a_signed_add_order_is_placed_once_with_a_txid() {
     assert!(!shown.contains(kraken.api_key()));
     assert!(!shown.contains(&kraken.api_secret()[..16]));
     assert!(!shown.to_ascii_lowercase().contains("sign"));
+    let headroom = exchange.headroom();
+    assert!(headroom.trading["XBTUSD"].level > 0.9, "{headroom:?}");
+    assert_eq!(headroom.trading["XBTUSD"].max, 60.0);
+    assert_eq!(
+        headroom.private.level, 0.0,
+        "AddOrder is not a REST-counter call"
+    );
 }
 
 #[tokio::test]

@@ -120,7 +120,10 @@ impl KrakenPrivate {
     ) -> Sent {
         let started = Instant::now();
         let mut guard = self.nonces.lock().await;
-        let mut request = Map::new();
+        let mut request: Map<String, Value> = fields
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), Value::String(value.clone())))
+            .collect();
         let nonce = match guard.next().await {
             Ok(nonce) => nonce,
             Err(err) => return not_sent(request, err.to_string(), started),
@@ -259,14 +262,13 @@ impl KrakenPrivate {
 }
 
 /// The form body, `nonce` first, built once: these exact bytes are signed and sent.
-/// Also records each field in `request` for the audit trail.
+/// Also records the nonce in `request` for the audit trail.
 fn encode(nonce: u64, fields: &[Field], request: &mut Map<String, Value>) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("nonce", &nonce.to_string());
     request.insert("nonce".into(), Value::String(nonce.to_string()));
     for (name, value) in fields {
         form.append_pair(name, value);
-        request.insert((*name).into(), Value::String(value.clone()));
     }
     form.finish()
 }

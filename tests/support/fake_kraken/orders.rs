@@ -115,9 +115,8 @@ pub(super) async fn add_order(shared: &Shared, form: &Form, kill: ConnectionKill
             answer
         }
         Some(Behaviour::AcceptThenHold) => {
-            shared.state().held += 1;
+            let _held = Held::new(shared);
             let _ = release.changed().await;
-            shared.state().held -= 1;
             answer
         }
         _ => answer,
@@ -184,5 +183,22 @@ pub(super) fn cancel(shared: &Shared, form: &Form) -> Response {
             ok(json!({"count": 1}))
         }
         None => refuse("EOrder:Unknown order"),
+    }
+}
+
+/// Counts a held answer for as long as it is held, even if the client goes away
+/// and the handler is dropped.
+struct Held<'a>(&'a Shared);
+
+impl<'a> Held<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.state().held += 1;
+        Held(shared)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.state().held -= 1;
     }
 }
