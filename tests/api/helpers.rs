@@ -1,7 +1,9 @@
-//! Test harness: the real app on 127.0.0.1:0 with its own temporary database, a
-//! scriptable paper exchange, and helpers to sign and post signals.
+//! Test harness: the real app on 127.0.0.1:0 with its own temporary database, on a
+//! scriptable paper exchange or on the fake Kraken, and helpers to sign and post
+//! signals.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use reqwest::Response;
@@ -9,7 +11,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tradehook::app::{App, Overrides};
-use tradehook::config::{AuthKind, Config, SourceConfig};
+use tradehook::config::{AuthKind, Config, ExchangeConfig, SourceConfig};
 use tradehook::exchange::paper::PaperExchange;
 use tradehook::ingress::standard_webhooks;
 use tradehook::pairs::PairTable;
@@ -24,7 +26,8 @@ pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub paper: Arc<PaperExchange>,
+    /// The paper exchange, unless the app runs on (fake) Kraken.
+    paper: Option<Arc<PaperExchange>>,
     pub db_url: String,
     dir: TempDir,
     shutdown: oneshot::Sender<()>,
@@ -77,15 +80,46 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Starts the app on the database in `dir` (new or left by an earlier app).
 pub async fn spawn_app_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let db_url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let mut config = base_config(&db_url);
-    adjust(&mut config);
-    config.validate().expect("test config is valid");
     let paper = Arc::new(PaperExchange::new(PairTable::snapshot()));
     let overrides = Overrides {
         exchange: Some(paper.clone()),
         ..Overrides::default()
     };
+    launch(dir, overrides, Some(paper), adjust).await
+}
+
+/// Starts the app in validate or live mode against the Kraken that `exchange` names
+/// (the fake), building its own Kraken client exactly as `tradehook serve` does.
+pub async fn spawn_app_on_kraken(
+    exchange: ExchangeConfig,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    spawn_app_on_kraken_in(tempfile::tempdir().expect("temp dir"), exchange, adjust).await
+}
+
+/// As [`spawn_app_on_kraken`], on the database in `dir`.
+pub async fn spawn_app_on_kraken_in(
+    dir: TempDir,
+    exchange: ExchangeConfig,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    let adjust = move |config: &mut Config| {
+        config.exchange = exchange;
+        adjust(config);
+    };
+    launch(dir, Overrides::default(), None, adjust).await
+}
+
+async fn launch(
+    dir: TempDir,
+    overrides: Overrides,
+    paper: Option<Arc<PaperExchange>>,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    let db_url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let mut config = base_config(&db_url);
+    adjust(&mut config);
+    config.validate().expect("test config is valid");
     let app = App::build(config, overrides).await.expect("app builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
@@ -124,6 +158,13 @@ pub fn market_buy(volume: &str) -> String {
 }
 
 impl TestApp {
+    /// The paper exchange the app runs on; panics for an app on Kraken.
+    pub fn paper(&self) -> &PaperExchange {
+        self.paper
+            .as_deref()
+            .expect("this app runs on Kraken, not on the paper exchange")
+    }
+
     /// Shuts the app down gracefully and hands back its database folder.
     pub async fn stop(self) -> TempDir {
         let _ = self.shutdown.send(());
@@ -220,7 +261,14 @@ impl TestApp {
 
     /// Polls the order until its status is final; returns the detail view.
     pub async fn wait_final(&self, client_order_id: &str) -> Value {
-        for _ in 0..200 {
+        self.wait_final_within(client_order_id, Duration::from_secs(5))
+            .await
+    }
+
+    /// Polls the order until its status is final, for at most `limit`.
+    pub async fn wait_final_within(&self, client_order_id: &str, limit: Duration) -> Value {
+        let started = Instant::now();
+        loop {
             let (_, order) = self
                 .get_audit(&format!("/v1/orders/{client_order_id}"))
                 .await;
@@ -228,8 +276,11 @@ impl TestApp {
             if !["pending", "unknown", ""].contains(&status) {
                 return order;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            assert!(
+                started.elapsed() < limit,
+                "order {client_order_id} still {status:?} after {limit:?}: {order}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("order {client_order_id} never reached a final status");
     }
 }

@@ -29,7 +29,7 @@ async fn fifty_concurrent_identical_deliveries_make_exactly_one_order() {
     let id = ids.into_iter().next().unwrap();
     app.wait_final(&id).await;
     assert_eq!(app.count("orders").await, 1);
-    assert_eq!(app.paper.placed_count(), 1);
+    assert_eq!(app.paper().placed_count(), 1);
 }
 
 #[tokio::test]
@@ -75,7 +75,7 @@ async fn a_replay_returns_the_current_record() {
     assert_eq!(replay.status(), 200);
     let record: serde_json::Value = replay.json().await.unwrap();
     assert_eq!(record["status"], "placed");
-    assert_eq!(app.paper.placed_count(), 2);
+    assert_eq!(app.paper().placed_count(), 2);
 }
 
 #[tokio::test]

@@ -1,11 +1,15 @@
-//! Integration tests through the HTTP API of a running tradehook (paper exchange).
+//! Integration tests through the HTTP API of a running tradehook, on the paper
+//! exchange and on the fake Kraken.
 
 mod audit;
 mod auth;
 mod cli;
 mod helpers;
 mod idempotency;
+mod kraken;
 mod ops;
 mod risk;
 mod signals;
+#[path = "../support/mod.rs"]
+mod support;
 mod validation;

@@ -92,7 +92,7 @@ fn edges() -> Vec<Edge> {
 async fn each_rule_passes_just_inside_and_refuses_just_outside_naming_itself() {
     for edge in edges() {
         let app = spawn_app_with(edge.configure).await;
-        app.paper.set_price("XBTUSD", dec("50000"));
+        app.paper().set_price("XBTUSD", dec("50000"));
         let inside = app
             .post_hook(&format!("msg_in_{}", edge.rule), &edge.inside)
             .await;
@@ -131,8 +131,8 @@ async fn position_counts_the_balance_and_what_was_bought_since() {
             .insert("XBT".into(), "0.5".parse().unwrap());
     })
     .await;
-    app.paper.set_price("XBTUSD", dec("50000"));
-    app.paper.set_balance("XXBT", dec("0.3"));
+    app.paper().set_price("XBTUSD", dec("50000"));
+    app.paper().set_balance("XXBT", dec("0.3"));
     assert_eq!(
         app.post_hook_query("wait=5", &market_buy("0.15"))
             .await
@@ -247,7 +247,7 @@ async fn the_kill_switch_needs_the_admin_token_and_survives_a_restart() {
 #[tokio::test]
 async fn the_circuit_breaker_halts_after_consecutive_exchange_failures() {
     let app = spawn_app_with(|c| c.risk.max_consecutive_exchange_failures = Some(3)).await;
-    app.paper.reject_with(Some("EOrder:Insufficient funds"));
+    app.paper().reject_with(Some("EOrder:Insufficient funds"));
     for i in 0..3 {
         let response = app
             .post_hook_query("wait=5", &market_buy(&format!("0.0{}", i + 1)))

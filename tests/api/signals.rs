@@ -23,7 +23,7 @@ async fn signed_signal_is_placed_and_its_trail_is_readable() {
     assert_eq!(last["status"], "placed");
     assert_eq!(last["request"]["cl_ord_id"], id.as_str());
     assert!(last["response"].as_str().unwrap().contains(txid));
-    assert_eq!(app.paper.placed_count(), 1);
+    assert_eq!(app.paper().placed_count(), 1);
 }
 
 #[tokio::test]
@@ -39,7 +39,7 @@ async fn wait_holds_the_reply_until_the_order_is_final() {
 #[tokio::test]
 async fn wait_gives_up_after_its_time_and_returns_the_pending_record() {
     let app = spawn_app().await;
-    app.paper.delay(std::time::Duration::from_secs(3));
+    app.paper().delay(std::time::Duration::from_secs(3));
     let response = app.post_hook_query("wait=1", &market_buy("0.02")).await;
     assert_eq!(response.status(), 202);
     let order: serde_json::Value = response.json().await.unwrap();
@@ -49,7 +49,7 @@ async fn wait_gives_up_after_its_time_and_returns_the_pending_record() {
 #[tokio::test]
 async fn exchange_refusal_is_failed_with_its_error_kept() {
     let app = spawn_app().await;
-    app.paper.reject_with(Some("EOrder:Insufficient funds"));
+    app.paper().reject_with(Some("EOrder:Insufficient funds"));
     let response = app.post_hook("msg_refused", &market_buy("0.01")).await;
     assert_eq!(response.status(), 202);
     let id = response.json::<serde_json::Value>().await.unwrap()["client_order_id"]
@@ -74,7 +74,7 @@ async fn pair_not_allowed_is_refused_with_422_and_recorded() {
     assert_eq!(error["order"]["status"], "rejected");
     let (_, page) = app.get_audit("/v1/orders?status=rejected").await;
     assert_eq!(page["orders"].as_array().unwrap().len(), 1);
-    assert_eq!(app.paper.placed_count(), 0);
+    assert_eq!(app.paper().placed_count(), 0);
 }
 
 #[tokio::test]
@@ -112,7 +112,7 @@ async fn locked_database_is_503_and_nothing_is_recorded_or_sent() {
     assert_eq!(error["error"], "unavailable");
     sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
     assert_eq!(app.count("orders").await, 0);
-    assert_eq!(app.paper.placed_count(), 0);
+    assert_eq!(app.paper().placed_count(), 0);
     // The platform's retry then succeeds, once.
     let retry = app.post_hook("msg_locked", &market_buy("0.01")).await;
     assert_eq!(retry.status(), 202);
@@ -121,7 +121,7 @@ async fn locked_database_is_503_and_nothing_is_recorded_or_sent() {
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_submissions() {
     let app = spawn_app().await;
-    app.paper.delay(std::time::Duration::from_millis(500));
+    app.paper().delay(std::time::Duration::from_millis(500));
     let response = app.post_hook("msg_in_flight", &market_buy("0.01")).await;
     assert_eq!(response.status(), 202);
     let db_url = app.db_url.clone();

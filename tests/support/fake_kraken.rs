@@ -52,6 +52,8 @@ pub enum Behaviour {
     AcceptThenDelay(Duration),
     /// Accept and answer normally, but keep the order out of lookups for this long.
     AcceptInvisibleFor(Duration),
+    /// Accept the order, keep it out of lookups for this long, and answer `502`.
+    AcceptInvisibleThen502(Duration),
     /// Accept the order, then hold the answer until [`FakeKraken::release_held`].
     AcceptThenHold,
 }

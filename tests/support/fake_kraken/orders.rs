@@ -97,7 +97,10 @@ pub(super) async fn add_order(shared: &Shared, form: &Form, kill: ConnectionKill
         if field(form, "validate") == Some("true") {
             return ok(json!({"descr": {"order": descr}}));
         }
-        if let Some(Behaviour::AcceptInvisibleFor(hidden)) = &behaviour {
+        if let Some(
+            Behaviour::AcceptInvisibleFor(hidden) | Behaviour::AcceptInvisibleThen502(hidden),
+        ) = &behaviour
+        {
             order.visible_from = Instant::now() + *hidden;
         }
         state.orders.push(order);
@@ -105,7 +108,7 @@ pub(super) async fn add_order(shared: &Shared, form: &Form, kill: ConnectionKill
     };
     let answer = ok(json!({"descr": {"order": descr}, "txid": [txid]}));
     match behaviour {
-        Some(Behaviour::AcceptThen502) => html(502),
+        Some(Behaviour::AcceptThen502 | Behaviour::AcceptInvisibleThen502(_)) => html(502),
         Some(Behaviour::AcceptThenDrop) => {
             kill.0.notify_one();
             std::future::pending::<Response>().await

@@ -1,0 +1,280 @@
+//! The service on (fake) Kraken, through its HTTP API: each signal is placed at most
+//! once, and every fault ends in a final status that matches what the exchange holds.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tradehook::config::{Config, Mode};
+
+use crate::helpers::*;
+use crate::support::fake_kraken::{Behaviour, FakeKraken};
+
+/// Short deadlines keep the fault tests quick: an order Kraken never accepted is
+/// known to be dead 2 s (+5 s grace) after it was sent.
+const DEADLINE_SECS: u64 = 2;
+/// Longest a fault test waits for a final status: deadline, grace, and slack.
+const SETTLE: Duration = Duration::from_secs(20);
+
+async fn live_app(kraken: &FakeKraken) -> TestApp {
+    live_app_with(kraken, |_| {}).await
+}
+
+async fn live_app_with(kraken: &FakeKraken, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let adjust = |config: &mut Config| {
+        config.exchange.deadline_secs = DEADLINE_SECS;
+        adjust(config);
+    };
+    spawn_app_on_kraken(kraken.exchange_config(Mode::Live), adjust).await
+}
+
+/// Posts a market buy and returns its client order ID.
+async fn post_buy(app: &TestApp, webhook_id: &str) -> String {
+    let response = app.post_hook(webhook_id, &market_buy("0.01")).await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    body["client_order_id"].as_str().unwrap().to_owned()
+}
+
+/// Asserts the record is `placed` with the txid of the one order the fake holds.
+fn assert_placed_as_at_kraken(order: &Value, kraken: &FakeKraken, id: &str) {
+    assert_eq!(order["status"], "placed", "{order}");
+    assert_eq!(kraken.order_count(), 1, "{:?}", kraken.orders());
+    let held = kraken
+        .order_by_cl_ord_id(id)
+        .expect("the fake holds the order under its client order ID");
+    assert_eq!(order["txid"], held.txid.as_str(), "{order}");
+}
+
+fn causes(order: &Value) -> Vec<String> {
+    order["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["cause"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_signal_is_placed_once_and_its_record_carries_the_exchange_txid() {
+    let kraken = FakeKraken::start().await;
+    let app = live_app(&kraken).await;
+    let id = post_buy(&app, "msg_live_placed").await;
+
+    let order = app.wait_final(&id).await;
+    assert_placed_as_at_kraken(&order, &kraken, &id);
+    assert_eq!(kraken.calls("AddOrder"), 1);
+    let held = kraken.order_by_cl_ord_id(&id).unwrap();
+    assert_eq!(
+        (held.pair.as_str(), held.side.as_str(), held.volume.as_str()),
+        ("XBTUSD", "buy", "0.01")
+    );
+    assert_eq!(kraken.invalid_nonces(), 0);
+
+    let attempt = order["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["status"] == "placed")
+        .expect("the placing attempt is in the trail");
+    assert_eq!(attempt["request"]["cl_ord_id"], id.as_str());
+    assert!(attempt["response"].as_str().unwrap().contains(&held.txid));
+    let (_, export) = app.get_audit("/v1/orders").await;
+    let everything = format!("{order}{export}");
+    assert!(!everything.contains(kraken.api_key()), "the API key leaked");
+    assert!(
+        !everything.contains(kraken.api_secret()),
+        "the API secret leaked"
+    );
+}
+
+#[tokio::test]
+async fn validate_mode_checks_the_order_at_kraken_without_placing_it() {
+    let kraken = FakeKraken::start().await;
+    let mut exchange = kraken.exchange_config(Mode::Validate);
+    exchange.deadline_secs = DEADLINE_SECS;
+    let app = spawn_app_on_kraken(exchange, |_| {}).await;
+    let id = post_buy(&app, "msg_validate").await;
+
+    let order = app.wait_final(&id).await;
+    assert_eq!(order["status"], "validated", "{order}");
+    assert!(order["txid"].is_null());
+    assert_eq!(kraken.calls("AddOrder"), 1);
+    assert_eq!(kraken.order_count(), 0);
+}
+
+#[tokio::test]
+async fn rate_limit_and_nonce_refusals_are_retried_to_one_order() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::Refuse("EAPI:Rate limit exceeded".into()));
+    kraken.script(Behaviour::Refuse("EAPI:Invalid nonce".into()));
+    kraken.script(Behaviour::Refuse("EOrder:Rate limit exceeded".into()));
+    // Each refusal also tells the client-side model that Kraken's counter is full,
+    // so the retries wait for it to drain: give them room before the deadline.
+    let app = live_app_with(&kraken, |config| config.exchange.deadline_secs = 15).await;
+    let id = post_buy(&app, "msg_retried").await;
+
+    let order = app.wait_final_within(&id, SETTLE).await;
+    assert_placed_as_at_kraken(&order, &kraken, &id);
+    assert_eq!(
+        kraken.calls("AddOrder"),
+        4,
+        "three refusals, then the order"
+    );
+    let causes = causes(&order).join("\n");
+    assert!(causes.contains("EAPI:Rate limit exceeded"), "{causes}");
+    assert!(causes.contains("EAPI:Invalid nonce"), "{causes}");
+}
+
+#[tokio::test]
+async fn each_accepted_but_unanswered_order_is_found_and_placed_never_resent() {
+    let cases = [
+        Behaviour::AcceptThen502,
+        Behaviour::AcceptThenDrop,
+        Behaviour::AcceptThenDelay(Duration::from_secs(5)),
+    ];
+    for behaviour in cases {
+        let kraken = FakeKraken::start().await;
+        kraken.script(behaviour.clone());
+        let app = live_app(&kraken).await;
+        let id = post_buy(&app, "msg_ambiguous").await;
+
+        let order = app.wait_final_within(&id, SETTLE).await;
+        assert_placed_as_at_kraken(&order, &kraken, &id);
+        assert_eq!(kraken.calls("AddOrder"), 1, "{behaviour:?}: resent");
+        let statuses: Vec<&str> = order["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|event| event["status"].as_str())
+            .collect();
+        assert!(
+            statuses.contains(&"unknown"),
+            "{behaviour:?} must pass through unknown: {statuses:?}"
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_order_invisible_for_a_while_is_still_found() {
+    let kraken = FakeKraken::start().await;
+    // The order is accepted but the answer is lost, and lookups miss it at first.
+    kraken.script(Behaviour::AcceptInvisibleThen502(Duration::from_secs(3)));
+    let app = live_app(&kraken).await;
+    let id = post_buy(&app, "msg_invisible").await;
+    let order = app.wait_final_within(&id, SETTLE).await;
+    assert_placed_as_at_kraken(&order, &kraken, &id);
+    assert_eq!(kraken.calls("AddOrder"), 1);
+    let causes = causes(&order).join("\n");
+    assert!(
+        causes.contains("not visible at the exchange yet"),
+        "{causes}"
+    );
+}
+
+#[tokio::test]
+async fn unavailable_without_accept_ends_expired_with_no_order_and_no_resend() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::Refuse("EService:Unavailable".into()));
+    let app = live_app(&kraken).await;
+    let id = post_buy(&app, "msg_unavailable").await;
+
+    let order = app.wait_final_within(&id, SETTLE).await;
+    assert_eq!(order["status"], "expired", "{order}");
+    assert!(order["txid"].is_null());
+    assert_eq!(kraken.order_count(), 0);
+    assert_eq!(
+        kraken.calls("AddOrder"),
+        1,
+        "an ambiguous order is never resent"
+    );
+    assert!(kraken.calls("OpenOrders") + kraken.calls("ClosedOrders") >= 2);
+}
+
+#[tokio::test]
+async fn a_final_refusal_is_failed_with_the_exchange_error_kept() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::Refuse("EOrder:Insufficient funds".into()));
+    let app = live_app(&kraken).await;
+    let id = post_buy(&app, "msg_insufficient").await;
+
+    let order = app.wait_final(&id).await;
+    assert_eq!(order["status"], "failed", "{order}");
+    assert!(
+        order["error"]
+            .as_str()
+            .unwrap()
+            .contains("EOrder:Insufficient funds"),
+        "{order}"
+    );
+    assert_eq!(kraken.order_count(), 0);
+    assert_eq!(
+        kraken.calls("AddOrder"),
+        1,
+        "a final refusal is not retried"
+    );
+}
+
+#[tokio::test]
+async fn a_deadline_that_passes_before_any_accept_makes_the_order_expired() {
+    let kraken = FakeKraken::start().await;
+    for _ in 0..100 {
+        kraken.script(Behaviour::Refuse("EAPI:Rate limit exceeded".into()));
+    }
+    let app = live_app(&kraken).await;
+    let id = post_buy(&app, "msg_deadline").await;
+
+    let order = app.wait_final_within(&id, SETTLE).await;
+    assert_eq!(order["status"], "expired", "{order}");
+    assert_eq!(kraken.order_count(), 0);
+    assert!(kraken.calls("AddOrder") >= 2, "refusals were retried");
+    let causes = causes(&order).join("\n");
+    assert!(causes.contains("deadline"), "{causes}");
+}
+
+#[tokio::test]
+async fn a_deadline_elapsed_refusal_is_expired() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::Refuse("EService:Deadline elapsed".into()));
+    let app = live_app(&kraken).await;
+    let id = post_buy(&app, "msg_deadline_elapsed").await;
+
+    let order = app.wait_final(&id).await;
+    assert_eq!(order["status"], "expired", "{order}");
+    assert_eq!(kraken.order_count(), 0);
+    assert_eq!(kraken.calls("AddOrder"), 1);
+}
+
+#[tokio::test]
+async fn concurrent_signals_are_each_placed_once_with_rising_nonces() {
+    let kraken = FakeKraken::start().await;
+    let app = live_app_with(&kraken, |config| {
+        config.risk.max_orders_per_minute = None;
+    })
+    .await;
+    let posts = (0..20).map(|n| {
+        let body = market_buy(&format!("0.0{}", n % 9 + 1));
+        app.post_hook_owned(format!("msg_concurrent_{n}"), body)
+    });
+    let statuses = futures::future::join_all(posts).await;
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+
+    let (_, list) = app.get_audit("/v1/orders?limit=100").await;
+    let ids: Vec<String> = list["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|order| order["client_order_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 20);
+    for id in &ids {
+        let order = app.wait_final_within(id, SETTLE).await;
+        assert_eq!(order["status"], "placed", "{order}");
+        let held = kraken.order_by_cl_ord_id(id).expect("held at the fake");
+        assert_eq!(order["txid"], held.txid.as_str());
+    }
+    assert_eq!(kraken.order_count(), 20);
+    assert_eq!(kraken.invalid_nonces(), 0);
+    let nonces = kraken.nonces();
+    assert!(nonces.windows(2).all(|pair| pair[0] < pair[1]));
+}
