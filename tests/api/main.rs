@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod cli;
+mod crash;
 mod helpers;
 mod idempotency;
 mod kraken;

@@ -52,6 +52,9 @@ pub enum Behaviour {
     AcceptThenDelay(Duration),
     /// Accept and answer normally, but keep the order out of lookups for this long.
     AcceptInvisibleFor(Duration),
+    /// Take the request in but never let it reach the engine and never answer: a
+    /// request lost on its way, as if the sender had died before it arrived.
+    Blackhole,
     /// Accept the order, keep it out of lookups for this long, and answer `502`.
     AcceptInvisibleThen502(Duration),
     /// Accept the order, then hold the answer until [`FakeKraken::release_held`].

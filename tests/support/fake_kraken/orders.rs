@@ -80,6 +80,7 @@ pub(super) async fn add_order(shared: &Shared, form: &Form, kill: ConnectionKill
     match &behaviour {
         Some(Behaviour::Refuse(error)) => return refuse(error),
         Some(Behaviour::ServerErrorHtml(status)) => return html(*status),
+        Some(Behaviour::Blackhole) => return std::future::pending::<Response>().await,
         _ => {}
     }
     let mut release = shared.release.subscribe();

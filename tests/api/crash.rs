@@ -1,0 +1,241 @@
+//! Crash recovery with the built binary: `tradehook serve` runs as a child process in
+//! live mode against the fake Kraken, is killed with SIGKILL at the worst moments, and
+//! is started again on the same database.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::*;
+use crate::support::fake_kraken::{Behaviour, FakeKraken};
+
+/// A `tradehook serve` child process; killed if the test ends early.
+struct Service {
+    child: Child,
+    address: String,
+    client: reqwest::Client,
+    /// Everything it logged so far.
+    logs: Arc<Mutex<String>>,
+}
+
+/// Writes a live-mode configuration for the fake into `dir`; the Kraken credentials
+/// are passed the way operators pass them, through the environment.
+fn write_config(dir: &Path, kraken: &FakeKraken, deadline_secs: u64) -> std::path::PathBuf {
+    let path = dir.join("live.toml");
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\naudit_token = \"{AUDIT_TOKEN}\"\n\n\
+         [database]\nurl = \"sqlite://{db}\"\n\n\
+         [exchange]\nmode = \"live\"\nkraken_url = \"{url}\"\ndeadline_secs = {deadline_secs}\n\n\
+         [[sources]]\nname = \"hook\"\nauth = \"hmac\"\nsecret = \"{HMAC_SECRET}\"\n\n\
+         [risk]\nallowed_pairs = [\"XBTUSD\"]\n",
+        db = dir.join("tradehook.db").display(),
+        url = kraken.url(),
+    );
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+impl Service {
+    /// Starts the binary on `config` and waits until it listens.
+    async fn start(config: &Path, kraken: &FakeKraken) -> Service {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tradehook"))
+            .args(["--log-format", "json", "serve", "--config"])
+            .arg(config)
+            .env_remove("TRADEHOOK_CONFIG")
+            .env("KRAKEN_API_KEY", kraken.api_key())
+            .env("KRAKEN_API_SECRET", kraken.api_secret())
+            .env("RUST_LOG", "info,tradehook=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let address = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                logs.lock().unwrap().push_str(&line);
+                let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if entry["fields"]["message"] == "tradehook listening" {
+                    return entry["fields"]["address"].as_str().unwrap().to_owned();
+                }
+            }
+            panic!("tradehook exited before listening");
+        })
+        .await
+        .expect("tradehook listens within 30 s");
+        // Keep reading the logs so the child never blocks on a full pipe.
+        tokio::spawn({
+            let logs = logs.clone();
+            async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    logs.lock().unwrap().push_str(&line);
+                }
+            }
+        });
+        Service {
+            child,
+            address: format!("http://{address}"),
+            client: reqwest::Client::new(),
+            logs,
+        }
+    }
+
+    /// Posts a signed market buy; returns its client order ID.
+    async fn post_buy(&self, webhook_id: &str) -> String {
+        let body = market_buy("0.01");
+        let mut request = self
+            .client
+            .post(format!("{}/v1/signals/hook", self.address))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        for (name, value) in signed_headers(webhook_id, &body) {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 202);
+        let accepted: Value = response.json().await.unwrap();
+        accepted["client_order_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Polls the audit API until the order is final.
+    async fn wait_final(&self, id: &str, limit: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let order: Value = self
+                .client
+                .get(format!("{}/v1/orders/{id}", self.address))
+                .bearer_auth(AUDIT_TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if !["pending", "unknown"].contains(&order["status"].as_str().unwrap()) {
+                return order;
+            }
+            assert!(started.elapsed() < limit, "still not final: {order}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs. Returns what it logged.
+    async fn kill(mut self) -> String {
+        self.child.kill().await.expect("SIGKILL delivered");
+        let logs = self.logs.lock().unwrap().clone();
+        logs
+    }
+}
+
+/// The order's status as the database holds it, read while no service runs.
+async fn stored_status(dir: &TempDir, id: &str) -> String {
+    let url = format!("sqlite://{}", dir.path().join("tradehook.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let status = sqlx::query_scalar("SELECT status FROM orders WHERE client_order_id = ?")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    status
+}
+
+async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < Duration::from_secs(15), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn killed_after_kraken_accepted_but_before_the_answer_the_restart_finds_it_placed() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::AcceptThenHold);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &kraken, 10);
+
+    let first = Service::start(&config, &kraken).await;
+    let id = first.post_buy("msg_crash_held").await;
+    wait_until("Kraken holds the accepted order", || kraken.held() == 1).await;
+    let first_logs = first.kill().await;
+    let nonces_before_crash = kraken.nonces();
+    assert_eq!(stored_status(&dir, &id).await, "pending");
+
+    let second = Service::start(&config, &kraken).await;
+    let order = second.wait_final(&id, Duration::from_secs(20)).await;
+    assert_eq!(order["status"], "placed", "{order}");
+    assert_eq!(kraken.order_count(), 1, "{:?}", kraken.orders());
+    let held = kraken.order_by_cl_ord_id(&id).unwrap();
+    assert_eq!(order["txid"], held.txid.as_str());
+    assert_eq!(
+        kraken.calls("AddOrder"),
+        1,
+        "recovery looks up, never resends"
+    );
+    assert_nonces_kept_rising(&kraken, &nonces_before_crash);
+
+    // The restarted service is fully usable: a new signal is placed too.
+    let next = second.post_buy("msg_after_restart").await;
+    let order = second.wait_final(&next, Duration::from_secs(10)).await;
+    assert_eq!(order["status"], "placed", "{order}");
+    assert_eq!(kraken.order_count(), 2);
+    let logs = format!("{first_logs}{}", second.kill().await);
+    assert!(logs.contains("tradehook listening"), "logs were captured");
+    for secret in [kraken.api_key(), kraken.api_secret(), HMAC_SECRET] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}
+
+#[tokio::test]
+async fn killed_before_the_order_reached_kraken_the_restart_finds_it_expired() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::Blackhole);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &kraken, 3);
+
+    let first = Service::start(&config, &kraken).await;
+    let id = first.post_buy("msg_crash_lost").await;
+    wait_until("the order is on its way", || kraken.calls("AddOrder") == 1).await;
+    first.kill().await;
+    let nonces_before_crash = kraken.nonces();
+    assert_eq!(stored_status(&dir, &id).await, "pending");
+
+    let second = Service::start(&config, &kraken).await;
+    let order = second.wait_final(&id, Duration::from_secs(30)).await;
+    assert_eq!(order["status"], "expired", "{order}");
+    assert!(order["txid"].is_null());
+    assert_eq!(kraken.order_count(), 0);
+    assert_eq!(
+        kraken.calls("AddOrder"),
+        1,
+        "an order that may have left is not resent"
+    );
+    assert!(kraken.calls("OpenOrders") >= 1, "recovery looked it up");
+    assert_nonces_kept_rising(&kraken, &nonces_before_crash);
+    second.kill().await;
+}
+
+/// Every nonce Kraken saw after the crash is above every one it saw before, and none
+/// was ever refused.
+fn assert_nonces_kept_rising(kraken: &FakeKraken, before: &[u64]) {
+    let all = kraken.nonces();
+    let after = &all[before.len()..];
+    assert!(!after.is_empty(), "the restarted service called Kraken");
+    let last_before = before.iter().max().copied().unwrap_or(0);
+    assert!(
+        after.iter().all(|nonce| *nonce > last_before),
+        "a nonce went backwards across the restart: {last_before} then {after:?}"
+    );
+    assert!(all.windows(2).all(|pair| pair[0] < pair[1]), "{all:?}");
+    assert_eq!(kraken.invalid_nonces(), 0);
+}
