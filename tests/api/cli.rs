@@ -119,3 +119,45 @@ async fn check_config_redacts_secrets_and_names_bad_keys() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("exchange.deadline_secs"));
 }
+
+#[test]
+fn live_mode_without_kraken_credentials_refuses_to_start_and_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("live.toml");
+    let db = dir.path().join("live.db");
+    std::fs::write(
+        &config,
+        format!("[database]\nurl = \"sqlite://{}\"\n", db.display()),
+    )
+    .unwrap();
+    let run = |mode: &str, key: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tradehook"));
+        command
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env_remove("TRADEHOOK_CONFIG")
+            .env_remove("KRAKEN_API_KEY")
+            .env_remove("KRAKEN_API_SECRET")
+            .env("TRADEHOOK_EXCHANGE__MODE", mode);
+        if let Some(key) = key {
+            command.env("KRAKEN_API_KEY", key);
+        }
+        command.output().expect("the binary runs")
+    };
+    for mode in ["live", "validate"] {
+        let output = run(mode, None);
+        assert!(!output.status.success(), "{mode} started without a key");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("KRAKEN_API_KEY"), "{stderr}");
+    }
+    let output = run("live", Some("a-key-without-its-secret"));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("KRAKEN_API_SECRET"), "{stderr}");
+    assert!(
+        !stderr.contains("a-key-without-its-secret"),
+        "the key leaked"
+    );
+    assert!(!db.exists(), "nothing was created before the refusal");
+}
