@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Mode};
-use crate::exchange::kraken::{KrakenExchange, SqliteNonceStore};
+use crate::exchange::kraken::{KrakenExchange, KrakenPublic, SqliteNonceStore};
 use crate::exchange::paper::PaperExchange;
 use crate::exchange::Exchange;
 use crate::executor::Executor;
@@ -130,7 +130,15 @@ impl App {
 
 fn default_exchange(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn Exchange>> {
     match config.exchange.mode {
-        Mode::Paper => Ok(Arc::new(PaperExchange::new(PairTable::snapshot()))),
+        Mode::Paper => {
+            let paper = PaperExchange::new(PairTable::snapshot());
+            if !config.exchange.paper_market_data {
+                return Ok(Arc::new(paper));
+            }
+            let public = KrakenPublic::new(&config.exchange.kraken_url)
+                .context("building the Kraken public-data client")?;
+            Ok(Arc::new(paper.with_market_data(public)))
+        }
         Mode::Validate | Mode::Live => {
             let nonces = Arc::new(SqliteNonceStore::from_store(store.clone()));
             let kraken = KrakenExchange::new(&config.exchange, nonces)

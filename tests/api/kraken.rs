@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tradehook::config::{Config, Mode};
+use tradehook::config::{Config, Mode, PerPair};
 
 use crate::helpers::*;
 use crate::support::fake_kraken::{Behaviour, FakeKraken};
@@ -277,4 +277,29 @@ async fn concurrent_signals_are_each_placed_once_with_rising_nonces() {
     assert_eq!(kraken.invalid_nonces(), 0);
     let nonces = kraken.nonces();
     assert!(nonces.windows(2).all(|pair| pair[0] < pair[1]));
+}
+
+#[tokio::test]
+async fn paper_mode_can_quote_kraken_public_prices_without_touching_the_private_api() {
+    let kraken = FakeKraken::start().await;
+    kraken.set_price("XBTUSD", "61000".parse().unwrap());
+    let mut exchange = kraken.exchange_config(Mode::Paper);
+    exchange.api_key = None;
+    exchange.api_secret = None;
+    exchange.paper_market_data = true;
+    let app = spawn_app_on_kraken(exchange, |config| {
+        config.risk.max_order_notional = Some(PerPair::All("1000".parse().unwrap()));
+    })
+    .await;
+    let id = post_buy(&app, "msg_paper_public").await;
+
+    let order = app.wait_final(&id).await;
+    assert_eq!(order["status"], "placed", "{order}");
+    assert!(order["txid"].as_str().unwrap().starts_with('P'), "{order}");
+    assert_eq!(order["notional"], "610", "priced at Kraken's last trade");
+    assert!(kraken.calls("Ticker") >= 1);
+    let private = ["AddOrder", "Balance", "OpenOrders", "ClosedOrders"];
+    for method in private {
+        assert_eq!(kraken.calls(method), 0, "paper mode called {method}");
+    }
 }
