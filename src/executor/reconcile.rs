@@ -6,7 +6,7 @@
 //! that, the matching engine would have refused it, so an order Kraken does not know
 //! was never accepted and is `expired`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
@@ -26,11 +26,13 @@ const LOOKUP_PAUSE_MAX: Duration = Duration::from_secs(30);
 /// signal is younger than this: a late trade on an old signal is worse than none.
 const RESEND_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
 
-fn lookup_event<'a>(cause: &'a str, lookup: &'a Lookup) -> NewEvent<'a> {
+/// A lookup as an audit event: what was asked, the raw answer and how long it took.
+fn lookup_event<'a>(cause: &'a str, lookup: &'a Lookup, elapsed: Duration) -> NewEvent<'a> {
     NewEvent {
         cause,
         request: Some(&lookup.request),
         response: lookup.response.as_deref(),
+        elapsed: Some(elapsed),
     }
 }
 
@@ -43,12 +45,14 @@ impl Executor {
         let mut pause = LOOKUP_PAUSE;
         let mut logged_not_found = false;
         loop {
+            let started = Instant::now();
             let lookup = self.inner.exchange.find_order(request).await;
+            let elapsed = started.elapsed();
             match &lookup.outcome {
                 LookupOutcome::Found { txid, state } => {
                     let cause = format!("found at the exchange by lookup: txid {txid}, {state}");
                     let change = Change {
-                        event: lookup_event(&cause, &lookup),
+                        event: lookup_event(&cause, &lookup, elapsed),
                         txid: Some(txid),
                         ..Change::default()
                     };
@@ -58,12 +62,12 @@ impl Executor {
                 }
                 LookupOutcome::NotFound if self.now() > request.deadline + DEADLINE_GRACE => {
                     if self.may_resend(claimed_at) {
-                        self.resend(request, &lookup).await;
+                        self.resend(request, &lookup, elapsed).await;
                         return;
                     }
                     let cause = "not found at the exchange after its deadline: never accepted";
                     let change = Change {
-                        event: lookup_event(cause, &lookup),
+                        event: lookup_event(cause, &lookup, elapsed),
                         ..Change::default()
                     };
                     self.record(id, OrderStatus::Expired, &change, Effect::None)
@@ -75,7 +79,7 @@ impl Executor {
                         logged_not_found = true;
                         let cause = "not visible at the exchange yet; waiting for the deadline";
                         let change = Change {
-                            event: lookup_event(cause, &lookup),
+                            event: lookup_event(cause, &lookup, elapsed),
                             ..Change::default()
                         };
                         self.record(id, OrderStatus::Unknown, &change, Effect::None)
@@ -103,13 +107,13 @@ impl Executor {
 
     /// Sends an order again with a new deadline. Safe: its deadline has passed and the
     /// exchange does not know it, so the first request can no longer be accepted.
-    async fn resend(&self, request: &OrderRequest, lookup: &Lookup) {
+    async fn resend(&self, request: &OrderRequest, lookup: &Lookup, elapsed: Duration) {
         let deadline =
             self.now() + chrono::Duration::seconds(self.inner.config.deadline_secs as i64);
         let cause = "not found at the exchange after its deadline: never accepted; \
                      resending with a new deadline (exchange.resend_expired)";
         let change = Change {
-            event: lookup_event(cause, lookup),
+            event: lookup_event(cause, lookup, elapsed),
             deadline: Some(deadline),
             ..Change::default()
         };

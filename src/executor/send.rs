@@ -40,6 +40,7 @@ fn attempt_event<'a>(cause: &'a str, attempt: &'a Attempt) -> NewEvent<'a> {
         cause,
         request: Some(&attempt.request),
         response: attempt.response.as_deref(),
+        elapsed: Some(attempt.elapsed),
     }
 }
 
@@ -225,7 +226,7 @@ impl Executor {
             event: NewEvent {
                 cause,
                 request: Some(&detail),
-                response: None,
+                ..NewEvent::default()
             },
             ..Change::default()
         };

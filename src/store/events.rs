@@ -2,6 +2,8 @@
 //!
 //! Triggers in the schema refuse any UPDATE or DELETE, so history cannot be rewritten.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
@@ -22,6 +24,9 @@ pub struct Event {
     /// The exchange's raw answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
+    /// How long the exchange call took, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<u64>,
 }
 
 /// What an event records, before it is written.
@@ -30,6 +35,8 @@ pub struct NewEvent<'a> {
     pub cause: &'a str,
     pub request: Option<&'a serde_json::Value>,
     pub response: Option<&'a str>,
+    /// How long the exchange call took, for events recording one.
+    pub elapsed: Option<Duration>,
 }
 
 #[derive(FromRow)]
@@ -39,6 +46,7 @@ struct EventRow {
     cause: String,
     request: Option<String>,
     response: Option<String>,
+    elapsed_ms: Option<i64>,
 }
 
 /// Appends an event for `order_id`, inside the caller's transaction.
@@ -50,8 +58,8 @@ pub async fn append(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO order_events (order_id, at, status, cause, request, response)
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO order_events (order_id, at, status, cause, request, response, elapsed_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(order_id)
     .bind(to_millis(at))
@@ -59,6 +67,11 @@ pub async fn append(
     .bind(event.cause)
     .bind(event.request.map(|r| r.to_string()))
     .bind(event.response)
+    .bind(
+        event
+            .elapsed
+            .map(|e| i64::try_from(e.as_millis()).unwrap_or(i64::MAX)),
+    )
     .execute(conn)
     .await?;
     Ok(())
@@ -67,7 +80,7 @@ pub async fn append(
 /// Every event of an order, oldest first.
 pub async fn for_order(reader: &SqlitePool, order_id: i64) -> Result<Vec<Event>, StoreError> {
     let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT at, status, cause, request, response FROM order_events
+        "SELECT at, status, cause, request, response, elapsed_ms FROM order_events
          WHERE order_id = ? ORDER BY id",
     )
     .bind(order_id)
@@ -85,6 +98,7 @@ pub async fn for_order(reader: &SqlitePool, order_id: i64) -> Result<Vec<Event>,
                     .transpose()
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 response: row.response,
+                elapsed_ms: row.elapsed_ms.and_then(|ms| u64::try_from(ms).ok()),
             })
         })
         .collect()

@@ -78,6 +78,10 @@ async fn a_signal_is_placed_once_and_its_record_carries_the_exchange_txid() {
         .expect("the placing attempt is in the trail");
     assert_eq!(attempt["request"]["cl_ord_id"], id.as_str());
     assert!(attempt["response"].as_str().unwrap().contains(&held.txid));
+    assert!(
+        attempt["elapsed_ms"].is_u64(),
+        "the attempt is timed: {attempt}"
+    );
     let (_, export) = app.get_audit("/v1/orders").await;
     let everything = format!("{order}{export}");
     assert!(!everything.contains(kraken.api_key()), "the API key leaked");
