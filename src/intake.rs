@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -167,8 +166,7 @@ impl Intake {
                 new.price = order.price;
                 new.notional = order.notional;
                 new.userref = order.close.as_ref().map(|_| userref_for(client_order_id));
-                new.deadline =
-                    Some(now + Duration::seconds(self.config.exchange.deadline_secs as i64));
+                new.deadline = Some(now + self.config.exchange.deadline());
                 "accepted: passed risk checks, recorded before sending".to_owned()
             }
             Verdict::Refused { reasons } => {

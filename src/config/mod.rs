@@ -169,6 +169,14 @@ pub struct ExchangeConfig {
     pub paper_market_data: bool,
 }
 
+impl ExchangeConfig {
+    /// How far ahead of a send its Kraken `deadline` lies: `deadline_secs`, which
+    /// validation keeps within 2–60 s (clamped here too, so it can never overflow).
+    pub fn deadline(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.deadline_secs.clamp(2, 60) as i64)
+    }
+}
+
 impl Default for ExchangeConfig {
     fn default() -> Self {
         ExchangeConfig {

@@ -30,6 +30,11 @@ use crate::store::events::{self, NewEvent};
 use crate::store::orders::{self, Change, ChangeError, OrderRecord};
 use crate::store::Store;
 
+/// How long a recorded signal stays fresh enough to be sent late: after waiting for
+/// start-up recovery, or again (with `exchange.resend_expired`) once proven never
+/// accepted. A late trade on an old signal is worse than none.
+const FRESH_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
+
 /// Sends recorded orders and settles their outcomes.
 #[derive(Clone)]
 pub struct Executor {
@@ -82,11 +87,19 @@ impl Executor {
         }
     }
 
-    /// Starts sending a freshly claimed `pending` order in the background.
+    /// Starts sending a freshly claimed `pending` order in the background. One
+    /// claimed while start-up recovery runs waits for it to finish first.
     pub fn dispatch(&self, order: OrderRecord) {
         let this = self.clone();
         self.inner.tasks.spawn(async move {
-            this.wait_until_sending_allowed().await;
+            let order = if this.wait_until_sending_allowed().await {
+                match this.renew_after_recovery(order).await {
+                    Some(order) => order,
+                    None => return,
+                }
+            } else {
+                order
+            };
             this.send(order).await;
         });
     }
@@ -137,10 +150,15 @@ impl Executor {
         }
     }
 
-    async fn wait_until_sending_allowed(&self) {
+    /// Waits until start-up recovery has finished; whether there was a wait.
+    async fn wait_until_sending_allowed(&self) -> bool {
         let mut allowed = self.inner.sending_allowed.subscribe();
+        if *allowed.borrow_and_update() {
+            return false;
+        }
         // The sender lives in `self`, so `wait_for` cannot fail while we hold it.
         let _ = allowed.wait_for(|open| *open).await;
+        true
     }
 
     fn now(&self) -> DateTime<Utc> {

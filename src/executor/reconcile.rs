@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::Executor;
+use super::{Executor, FRESH_WINDOW};
 use crate::exchange::{Lookup, LookupOutcome, OrderRequest};
 use crate::order::OrderStatus;
 use crate::risk::breaker::Effect;
@@ -22,9 +22,6 @@ const DEADLINE_GRACE: chrono::Duration = chrono::Duration::seconds(5);
 /// Pause between lookups; doubled while they keep failing.
 const LOOKUP_PAUSE: Duration = Duration::from_millis(500);
 const LOOKUP_PAUSE_MAX: Duration = Duration::from_secs(30);
-/// With `exchange.resend_expired`, an order never accepted is resent only while its
-/// signal is younger than this: a late trade on an old signal is worse than none.
-const RESEND_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
 
 /// A lookup as an audit event: what was asked, the raw answer and how long it took.
 fn lookup_event<'a>(cause: &'a str, lookup: &'a Lookup, elapsed: Duration) -> NewEvent<'a> {
@@ -102,14 +99,13 @@ impl Executor {
     /// Whether an order proven never accepted may be sent again: only when
     /// `exchange.resend_expired` is on and the signal is still fresh.
     fn may_resend(&self, claimed_at: DateTime<Utc>) -> bool {
-        self.inner.config.resend_expired && self.now() - claimed_at < RESEND_WINDOW
+        self.inner.config.resend_expired && self.now() - claimed_at < FRESH_WINDOW
     }
 
     /// Sends an order again with a new deadline. Safe: its deadline has passed and the
     /// exchange does not know it, so the first request can no longer be accepted.
     async fn resend(&self, request: &OrderRequest, lookup: &Lookup, elapsed: Duration) {
-        let deadline =
-            self.now() + chrono::Duration::seconds(self.inner.config.deadline_secs as i64);
+        let deadline = self.now() + self.inner.config.deadline();
         let cause = "not found at the exchange after its deadline: never accepted; \
                      resending with a new deadline (exchange.resend_expired)";
         let change = Change {

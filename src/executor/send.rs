@@ -7,10 +7,11 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde_json::json;
 
-use super::Executor;
+use super::{Executor, FRESH_WINDOW};
 use crate::config::Mode;
 use crate::exchange::{Attempt, AttemptOutcome, OrderRequest};
 use crate::order::OrderStatus;
@@ -218,6 +219,41 @@ impl Executor {
         true
     }
 
+    /// Readies an order that waited for start-up recovery, before its first send:
+    /// renewed (recorded before the send, so a crash cannot lose the new deadline)
+    /// or, too old to send, `expired`.
+    pub(super) async fn renew_after_recovery(&self, order: OrderRecord) -> Option<OrderRecord> {
+        let id = order.client_order_id;
+        let offset = self.inner.config.deadline();
+        let (to, deadline, cause) = match after_recovery_wait(self.now(), order.created_at, offset)
+        {
+            AfterWait::TooOld => (
+                OrderStatus::Expired,
+                None,
+                "held while start-up recovery settled earlier orders; \
+                     now too old to send: never sent",
+            ),
+            AfterWait::Renew { deadline } => (
+                OrderStatus::Pending,
+                Some(deadline),
+                "held while start-up recovery settled earlier orders; \
+                     sending now with a new deadline",
+            ),
+        };
+        let detail = deadline.map(|d| json!({"deadline": d.to_rfc3339()}));
+        let change = Change {
+            event: NewEvent {
+                cause,
+                request: detail.as_ref(),
+                ..NewEvent::default()
+            },
+            deadline,
+            ..Change::default()
+        };
+        let record = self.record(id, to, &change, Effect::None).await?;
+        (record.status == OrderStatus::Pending).then_some(record)
+    }
+
     /// Marks an order that never reached the exchange as expired. Not an exchange
     /// failure: the exchange was never asked.
     pub(super) async fn expire(&self, request: &OrderRequest, cause: &str) {
@@ -237,6 +273,28 @@ impl Executor {
             Effect::None,
         )
         .await;
+    }
+}
+
+/// What becomes of an order that waited for start-up recovery before its first send.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterWait {
+    /// Nothing was sent under its old deadline: send it with this new one.
+    Renew { deadline: DateTime<Utc> },
+    /// Its signal is no longer fresh: a late trade on an old signal is worse than none.
+    TooOld,
+}
+
+fn after_recovery_wait(
+    now: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    deadline: chrono::Duration,
+) -> AfterWait {
+    if now - created_at >= FRESH_WINDOW {
+        return AfterWait::TooOld;
+    }
+    AfterWait::Renew {
+        deadline: now + deadline,
     }
 }
 
@@ -263,6 +321,30 @@ fn attempt_error(attempt: &Attempt) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_order_held_by_recovery_is_renewed_while_fresh_and_expired_after() {
+        let created = Utc::now();
+        let deadline = chrono::Duration::seconds(10);
+        for waited in [0, 5, 30, 59] {
+            let now = created + chrono::Duration::seconds(waited);
+            assert_eq!(
+                after_recovery_wait(now, created, deadline),
+                AfterWait::Renew {
+                    deadline: now + deadline
+                },
+                "after {waited} s"
+            );
+        }
+        for waited in [60, 61, 3600] {
+            let now = created + chrono::Duration::seconds(waited);
+            assert_eq!(
+                after_recovery_wait(now, created, deadline),
+                AfterWait::TooOld,
+                "after {waited} s"
+            );
+        }
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

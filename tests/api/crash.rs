@@ -106,20 +106,24 @@ impl Service {
         accepted["client_order_id"].as_str().unwrap().to_owned()
     }
 
+    /// The order as the audit API shows it.
+    async fn get_order(&self, id: &str) -> Value {
+        self.client
+            .get(format!("{}/v1/orders/{id}", self.address))
+            .bearer_auth(AUDIT_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Polls the audit API until the order is final.
     async fn wait_final(&self, id: &str, limit: Duration) -> Value {
         let started = Instant::now();
         loop {
-            let order: Value = self
-                .client
-                .get(format!("{}/v1/orders/{id}", self.address))
-                .bearer_auth(AUDIT_TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let order = self.get_order(id).await;
             if !["pending", "unknown"].contains(&order["status"].as_str().unwrap()) {
                 return order;
             }
@@ -211,16 +215,38 @@ async fn killed_before_the_order_reached_kraken_the_restart_finds_it_expired() {
     assert_eq!(stored_status(&dir, &id).await, "pending");
 
     let second = Service::start(&config, &kraken).await;
+    // A signal arriving while recovery runs is accepted and recorded, but not sent
+    // until every order the crash left behind is settled.
+    let newcomer = second.post_buy("msg_during_recovery").await;
+    loop {
+        let add_order_calls = kraken.calls("AddOrder");
+        let order = second.get_order(&id).await;
+        if !["pending", "unknown"].contains(&order["status"].as_str().unwrap()) {
+            break;
+        }
+        assert_eq!(add_order_calls, 1, "a new order was sent during recovery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let order = second.wait_final(&id, Duration::from_secs(30)).await;
     assert_eq!(order["status"], "expired", "{order}");
     assert!(order["txid"].is_null());
-    assert_eq!(kraken.order_count(), 0);
+    assert!(kraken.order_by_cl_ord_id(&id).is_none());
+    assert!(kraken.calls("OpenOrders") >= 1, "recovery looked it up");
+
+    let newcomer = second.wait_final(&newcomer, Duration::from_secs(10)).await;
+    assert_eq!(newcomer["status"], "placed", "{newcomer}");
+    assert!(
+        newcomer
+            .to_string()
+            .contains("sending now with a new deadline"),
+        "{newcomer}"
+    );
+    assert_eq!(kraken.order_count(), 1, "only the newcomer is at Kraken");
     assert_eq!(
         kraken.calls("AddOrder"),
-        1,
-        "an order that may have left is not resent"
+        2,
+        "the order that may have left was not resent"
     );
-    assert!(kraken.calls("OpenOrders") >= 1, "recovery looked it up");
     assert_nonces_kept_rising(&kraken, &nonces_before_crash);
     second.kill().await;
 }
