@@ -140,7 +140,7 @@ impl Service {
     }
 }
 
-/// The order's status as the database holds it, read while no service runs.
+/// The order's status as the database in `dir` holds it, read while no service runs.
 async fn stored_status(dir: &TempDir, id: &str) -> String {
     let url = format!("sqlite://{}", dir.path().join("tradehook.db").display());
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
@@ -161,39 +161,94 @@ async fn wait_until(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
-#[tokio::test]
-async fn killed_after_kraken_accepted_but_before_the_answer_the_restart_finds_it_placed() {
-    let kraken = FakeKraken::start().await;
-    kraken.script(Behaviour::AcceptThenHold);
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &kraken, 10);
+/// A service killed while its one order was in flight, and what it left behind.
+struct Crashed {
+    kraken: FakeKraken,
+    /// Holds the database and the configuration; deleted when the test ends.
+    _dir: TempDir,
+    config: std::path::PathBuf,
+    /// The order in flight at the kill.
+    id: String,
+    /// Every nonce Kraken had seen by then.
+    nonces_before_crash: Vec<u64>,
+    logs: String,
+}
 
-    let first = Service::start(&config, &kraken).await;
-    let id = first.post_buy("msg_crash_held").await;
-    wait_until("Kraken holds the accepted order", || kraken.held() == 1).await;
-    let first_logs = first.kill().await;
+/// Runs the binary on a fake scripted with `behaviour`, posts one market buy, and
+/// kills the process with SIGKILL as soon as `in_flight` holds at the fake.
+async fn crash_while(
+    behaviour: Behaviour,
+    deadline_secs: u64,
+    in_flight: impl Fn(&FakeKraken) -> bool,
+) -> Crashed {
+    let kraken = FakeKraken::start().await;
+    kraken.script(behaviour);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &kraken, deadline_secs);
+
+    let service = Service::start(&config, &kraken).await;
+    let id = service.post_buy("msg_before_crash").await;
+    wait_until("the order is in flight", || in_flight(&kraken)).await;
+    let logs = service.kill().await;
     let nonces_before_crash = kraken.nonces();
     assert_eq!(stored_status(&dir, &id).await, "pending");
+    Crashed {
+        kraken,
+        _dir: dir,
+        config,
+        id,
+        nonces_before_crash,
+        logs,
+    }
+}
 
-    let second = Service::start(&config, &kraken).await;
-    let order = second.wait_final(&id, Duration::from_secs(20)).await;
+impl Crashed {
+    /// Starts the binary again on the same database.
+    async fn restart(&self) -> Service {
+        Service::start(&self.config, &self.kraken).await
+    }
+
+    /// Every nonce Kraken saw after the crash is above every one it saw before, and
+    /// none was ever refused.
+    fn assert_nonces_kept_rising(&self) {
+        let all = self.kraken.nonces();
+        let before = &self.nonces_before_crash;
+        let after = &all[before.len()..];
+        assert!(!after.is_empty(), "the restarted service called Kraken");
+        let last_before = before.iter().max().copied().unwrap_or(0);
+        assert!(
+            after.iter().all(|nonce| *nonce > last_before),
+            "a nonce went backwards across the restart: {last_before} then {after:?}"
+        );
+        assert!(all.windows(2).all(|pair| pair[0] < pair[1]), "{all:?}");
+        assert_eq!(self.kraken.invalid_nonces(), 0);
+    }
+}
+
+#[tokio::test]
+async fn killed_after_kraken_accepted_but_before_the_answer_the_restart_finds_it_placed() {
+    let crashed = crash_while(Behaviour::AcceptThenHold, 10, |kraken| kraken.held() == 1).await;
+    let (kraken, id) = (&crashed.kraken, crashed.id.as_str());
+
+    let second = crashed.restart().await;
+    let order = second.wait_final(id, Duration::from_secs(20)).await;
     assert_eq!(order["status"], "placed", "{order}");
     assert_eq!(kraken.order_count(), 1, "{:?}", kraken.orders());
-    let held = kraken.order_by_cl_ord_id(&id).unwrap();
+    let held = kraken.order_by_cl_ord_id(id).unwrap();
     assert_eq!(order["txid"], held.txid.as_str());
     assert_eq!(
         kraken.calls("AddOrder"),
         1,
         "recovery looks up, never resends"
     );
-    assert_nonces_kept_rising(&kraken, &nonces_before_crash);
+    crashed.assert_nonces_kept_rising();
 
     // The restarted service is fully usable: a new signal is placed too.
     let next = second.post_buy("msg_after_restart").await;
     let order = second.wait_final(&next, Duration::from_secs(10)).await;
     assert_eq!(order["status"], "placed", "{order}");
     assert_eq!(kraken.order_count(), 2);
-    let logs = format!("{first_logs}{}", second.kill().await);
+    let logs = format!("{}{}", crashed.logs, second.kill().await);
     assert!(logs.contains("tradehook listening"), "logs were captured");
     for secret in [kraken.api_key(), kraken.api_secret(), HMAC_SECRET] {
         assert!(!logs.contains(secret), "a secret reached the logs");
@@ -202,35 +257,27 @@ async fn killed_after_kraken_accepted_but_before_the_answer_the_restart_finds_it
 
 #[tokio::test]
 async fn killed_before_the_order_reached_kraken_the_restart_finds_it_expired() {
-    let kraken = FakeKraken::start().await;
-    kraken.script(Behaviour::Blackhole);
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &kraken, 3);
+    let on_its_way = |kraken: &FakeKraken| kraken.calls("AddOrder") == 1;
+    let crashed = crash_while(Behaviour::Blackhole, 3, on_its_way).await;
+    let (kraken, id) = (&crashed.kraken, crashed.id.as_str());
 
-    let first = Service::start(&config, &kraken).await;
-    let id = first.post_buy("msg_crash_lost").await;
-    wait_until("the order is on its way", || kraken.calls("AddOrder") == 1).await;
-    first.kill().await;
-    let nonces_before_crash = kraken.nonces();
-    assert_eq!(stored_status(&dir, &id).await, "pending");
-
-    let second = Service::start(&config, &kraken).await;
+    let second = crashed.restart().await;
     // A signal arriving while recovery runs is accepted and recorded, but not sent
     // until every order the crash left behind is settled.
     let newcomer = second.post_buy("msg_during_recovery").await;
     loop {
         let add_order_calls = kraken.calls("AddOrder");
-        let order = second.get_order(&id).await;
+        let order = second.get_order(id).await;
         if !["pending", "unknown"].contains(&order["status"].as_str().unwrap()) {
             break;
         }
         assert_eq!(add_order_calls, 1, "a new order was sent during recovery");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let order = second.wait_final(&id, Duration::from_secs(30)).await;
+    let order = second.wait_final(id, Duration::from_secs(30)).await;
     assert_eq!(order["status"], "expired", "{order}");
     assert!(order["txid"].is_null());
-    assert!(kraken.order_by_cl_ord_id(&id).is_none());
+    assert!(kraken.order_by_cl_ord_id(id).is_none());
     assert!(kraken.calls("OpenOrders") >= 1, "recovery looked it up");
 
     let newcomer = second.wait_final(&newcomer, Duration::from_secs(10)).await;
@@ -247,21 +294,6 @@ async fn killed_before_the_order_reached_kraken_the_restart_finds_it_expired() {
         2,
         "the order that may have left was not resent"
     );
-    assert_nonces_kept_rising(&kraken, &nonces_before_crash);
+    crashed.assert_nonces_kept_rising();
     second.kill().await;
-}
-
-/// Every nonce Kraken saw after the crash is above every one it saw before, and none
-/// was ever refused.
-fn assert_nonces_kept_rising(kraken: &FakeKraken, before: &[u64]) {
-    let all = kraken.nonces();
-    let after = &all[before.len()..];
-    assert!(!after.is_empty(), "the restarted service called Kraken");
-    let last_before = before.iter().max().copied().unwrap_or(0);
-    assert!(
-        after.iter().all(|nonce| *nonce > last_before),
-        "a nonce went backwards across the restart: {last_before} then {after:?}"
-    );
-    assert!(all.windows(2).all(|pair| pair[0] < pair[1]), "{all:?}");
-    assert_eq!(kraken.invalid_nonces(), 0);
 }

@@ -15,10 +15,6 @@ const DEADLINE_SECS: u64 = 2;
 /// Longest a fault test waits for a final status: deadline, grace, and slack.
 const SETTLE: Duration = Duration::from_secs(20);
 
-async fn live_app(kraken: &FakeKraken) -> TestApp {
-    live_app_with(kraken, |_| {}).await
-}
-
 async fn live_app_with(kraken: &FakeKraken, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let adjust = |config: &mut Config| {
         config.exchange.deadline_secs = DEADLINE_SECS;
@@ -33,6 +29,25 @@ async fn post_buy(app: &TestApp, webhook_id: &str) -> String {
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
     body["client_order_id"].as_str().unwrap().to_owned()
+}
+
+/// A fake Kraken that answers the first `AddOrder` calls as `script` says, a live app
+/// on it with orders due within `deadline_secs`, and the client order ID of one
+/// market buy posted to it.
+async fn one_order_after(
+    script: impl IntoIterator<Item = Behaviour>,
+    deadline_secs: u64,
+) -> (FakeKraken, TestApp, String) {
+    let kraken = FakeKraken::start().await;
+    for behaviour in script {
+        kraken.script(behaviour);
+    }
+    let app = live_app_with(&kraken, |config| {
+        config.exchange.deadline_secs = deadline_secs
+    })
+    .await;
+    let id = post_buy(&app, &format!("msg_{}", uuid::Uuid::new_v4().simple())).await;
+    (kraken, app, id)
 }
 
 /// Asserts the record is `placed` with the txid of the one order the fake holds.
@@ -56,9 +71,7 @@ fn causes(order: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_signal_is_placed_once_and_its_record_carries_the_exchange_txid() {
-    let kraken = FakeKraken::start().await;
-    let app = live_app(&kraken).await;
-    let id = post_buy(&app, "msg_live_placed").await;
+    let (kraken, app, id) = one_order_after([], DEADLINE_SECS).await;
 
     let order = app.wait_final(&id).await;
     assert_placed_as_at_kraken(&order, &kraken, &id);
@@ -108,14 +121,15 @@ async fn validate_mode_checks_the_order_at_kraken_without_placing_it() {
 
 #[tokio::test]
 async fn rate_limit_and_nonce_refusals_are_retried_to_one_order() {
-    let kraken = FakeKraken::start().await;
-    kraken.script(Behaviour::Refuse("EAPI:Rate limit exceeded".into()));
-    kraken.script(Behaviour::Refuse("EAPI:Invalid nonce".into()));
-    kraken.script(Behaviour::Refuse("EOrder:Rate limit exceeded".into()));
+    let script = [
+        "EAPI:Rate limit exceeded",
+        "EAPI:Invalid nonce",
+        "EOrder:Rate limit exceeded",
+    ]
+    .map(|error| Behaviour::Refuse(error.into()));
     // Each refusal also tells the client-side model that Kraken's counter is full,
     // so the retries wait for it to drain: give them room before the deadline.
-    let app = live_app_with(&kraken, |config| config.exchange.deadline_secs = 15).await;
-    let id = post_buy(&app, "msg_retried").await;
+    let (kraken, app, id) = one_order_after(script, 15).await;
 
     let order = app.wait_final_within(&id, SETTLE).await;
     assert_placed_as_at_kraken(&order, &kraken, &id);
@@ -137,10 +151,7 @@ async fn each_accepted_but_unanswered_order_is_found_and_placed_never_resent() {
         Behaviour::AcceptThenDelay(Duration::from_secs(5)),
     ];
     for behaviour in cases {
-        let kraken = FakeKraken::start().await;
-        kraken.script(behaviour.clone());
-        let app = live_app(&kraken).await;
-        let id = post_buy(&app, "msg_ambiguous").await;
+        let (kraken, app, id) = one_order_after([behaviour.clone()], DEADLINE_SECS).await;
 
         let order = app.wait_final_within(&id, SETTLE).await;
         assert_placed_as_at_kraken(&order, &kraken, &id);
@@ -161,11 +172,9 @@ async fn each_accepted_but_unanswered_order_is_found_and_placed_never_resent() {
 
 #[tokio::test]
 async fn an_order_invisible_for_a_while_is_still_found() {
-    let kraken = FakeKraken::start().await;
     // The order is accepted but the answer is lost, and lookups miss it at first.
-    kraken.script(Behaviour::AcceptInvisibleThen502(Duration::from_secs(3)));
-    let app = live_app(&kraken).await;
-    let id = post_buy(&app, "msg_invisible").await;
+    let script = [Behaviour::AcceptInvisibleThen502(Duration::from_secs(3))];
+    let (kraken, app, id) = one_order_after(script, DEADLINE_SECS).await;
     let order = app.wait_final_within(&id, SETTLE).await;
     assert_placed_as_at_kraken(&order, &kraken, &id);
     assert_eq!(kraken.calls("AddOrder"), 1);
@@ -178,10 +187,8 @@ async fn an_order_invisible_for_a_while_is_still_found() {
 
 #[tokio::test]
 async fn unavailable_without_accept_ends_expired_with_no_order_and_no_resend() {
-    let kraken = FakeKraken::start().await;
-    kraken.script(Behaviour::Refuse("EService:Unavailable".into()));
-    let app = live_app(&kraken).await;
-    let id = post_buy(&app, "msg_unavailable").await;
+    let script = [Behaviour::Refuse("EService:Unavailable".into())];
+    let (kraken, app, id) = one_order_after(script, DEADLINE_SECS).await;
 
     let order = app.wait_final_within(&id, SETTLE).await;
     assert_eq!(order["status"], "expired", "{order}");
@@ -197,10 +204,8 @@ async fn unavailable_without_accept_ends_expired_with_no_order_and_no_resend() {
 
 #[tokio::test]
 async fn a_final_refusal_is_failed_with_the_exchange_error_kept() {
-    let kraken = FakeKraken::start().await;
-    kraken.script(Behaviour::Refuse("EOrder:Insufficient funds".into()));
-    let app = live_app(&kraken).await;
-    let id = post_buy(&app, "msg_insufficient").await;
+    let script = [Behaviour::Refuse("EOrder:Insufficient funds".into())];
+    let (kraken, app, id) = one_order_after(script, DEADLINE_SECS).await;
 
     let order = app.wait_final(&id).await;
     assert_eq!(order["status"], "failed", "{order}");
@@ -221,12 +226,8 @@ async fn a_final_refusal_is_failed_with_the_exchange_error_kept() {
 
 #[tokio::test]
 async fn a_deadline_that_passes_before_any_accept_makes_the_order_expired() {
-    let kraken = FakeKraken::start().await;
-    for _ in 0..100 {
-        kraken.script(Behaviour::Refuse("EAPI:Rate limit exceeded".into()));
-    }
-    let app = live_app(&kraken).await;
-    let id = post_buy(&app, "msg_deadline").await;
+    let script = vec![Behaviour::Refuse("EAPI:Rate limit exceeded".into()); 100];
+    let (kraken, app, id) = one_order_after(script, DEADLINE_SECS).await;
 
     let order = app.wait_final_within(&id, SETTLE).await;
     assert_eq!(order["status"], "expired", "{order}");
@@ -238,10 +239,8 @@ async fn a_deadline_that_passes_before_any_accept_makes_the_order_expired() {
 
 #[tokio::test]
 async fn a_deadline_elapsed_refusal_is_expired() {
-    let kraken = FakeKraken::start().await;
-    kraken.script(Behaviour::Refuse("EService:Deadline elapsed".into()));
-    let app = live_app(&kraken).await;
-    let id = post_buy(&app, "msg_deadline_elapsed").await;
+    let script = [Behaviour::Refuse("EService:Deadline elapsed".into())];
+    let (kraken, app, id) = one_order_after(script, DEADLINE_SECS).await;
 
     let order = app.wait_final(&id).await;
     assert_eq!(order["status"], "expired", "{order}");
