@@ -44,6 +44,31 @@ pub struct OrderRequest {
     pub deadline: DateTime<Utc>,
 }
 
+#[cfg(test)]
+impl OrderRequest {
+    /// The unit tests' order: a limit buy of 1.25 XBTUSD at 37 500, client order ID
+    /// nil, userref 42, deadline 2023-11-14T22:13:30.123Z, no flags and no close.
+    pub(crate) fn example() -> Self {
+        use chrono::TimeZone;
+        OrderRequest {
+            client_order_id: Uuid::nil(),
+            userref: Some(42),
+            pair: PairTable::snapshot().get("XBTUSD").unwrap().clone(),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            volume: Decimal::new(125, 2),
+            price: Some(Decimal::new(37_500, 0)),
+            price2: None,
+            time_in_force: None,
+            post_only: false,
+            reduce_only: false,
+            leverage: None,
+            close: None,
+            deadline: Utc.timestamp_millis_opt(1_700_000_010_123).unwrap(),
+        }
+    }
+}
+
 /// What one `AddOrder` attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {
