@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use crate::exchange::kraken::rate_limit::Headroom;
 use crate::pairs::{PairInfo, PairTable};
 use crate::signal::{CloseOrder, OrderType, Side, TimeInForce};
 
@@ -145,4 +146,11 @@ pub trait Exchange: Send + Sync + 'static {
 
     /// Current pair metadata (public `AssetPairs`).
     async fn asset_pairs(&self) -> Result<PairTable, ExchangeError>;
+
+    /// How much of the venue's rate limits is left, as this client models them; read
+    /// at each `/metrics` scrape, so it must be cheap. `None` (the default) for a venue
+    /// without such a model, like the paper trader.
+    fn rate_limit_headroom(&self) -> Option<Headroom> {
+        None
+    }
 }
