@@ -53,7 +53,10 @@ impl App {
                 .persisting_to(store.clone())
                 .await,
         );
-        let metrics = Metrics::new();
+        let metrics = {
+            let exchange = exchange.clone();
+            Metrics::with_headroom(move || exchange.rate_limit_headroom())
+        };
         let intake = Intake::new(
             store.clone(),
             clock.clone(),

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use crate::exchange::kraken::rate_limit::Headroom;
 use crate::pairs::{PairInfo, PairTable};
 use crate::signal::{CloseOrder, OrderType, Side, TimeInForce};
 
@@ -42,6 +43,31 @@ pub struct OrderRequest {
     pub close: Option<CloseOrder>,
     /// After this instant the matching engine must refuse the order (Kraken `deadline`).
     pub deadline: DateTime<Utc>,
+}
+
+#[cfg(test)]
+impl OrderRequest {
+    /// The unit tests' order: a limit buy of 1.25 XBTUSD at 37 500, client order ID
+    /// nil, userref 42, deadline 2023-11-14T22:13:30.123Z, no flags and no close.
+    pub(crate) fn example() -> Self {
+        use chrono::TimeZone;
+        OrderRequest {
+            client_order_id: Uuid::nil(),
+            userref: Some(42),
+            pair: PairTable::snapshot().get("XBTUSD").unwrap().clone(),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            volume: Decimal::new(125, 2),
+            price: Some(Decimal::new(37_500, 0)),
+            price2: None,
+            time_in_force: None,
+            post_only: false,
+            reduce_only: false,
+            leverage: None,
+            close: None,
+            deadline: Utc.timestamp_millis_opt(1_700_000_010_123).unwrap(),
+        }
+    }
 }
 
 /// What one `AddOrder` attempt came to.
@@ -120,4 +146,11 @@ pub trait Exchange: Send + Sync + 'static {
 
     /// Current pair metadata (public `AssetPairs`).
     async fn asset_pairs(&self) -> Result<PairTable, ExchangeError>;
+
+    /// How much of the venue's rate limits is left, as this client models them; read
+    /// at each `/metrics` scrape, so it must be cheap. `None` (the default) for a venue
+    /// without such a model, like the paper trader.
+    fn rate_limit_headroom(&self) -> Option<Headroom> {
+        None
+    }
 }

@@ -84,6 +84,32 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, row: Row<'_>) {
     .unwrap();
 }
 
+/// Inserts every row, in order.
+async fn insert_all<'a>(conn: &mut SqliteConnection, rows: impl IntoIterator<Item = Row<'a>>) {
+    for row in rows {
+        insert(conn, row).await;
+    }
+}
+
+/// A refused order, a failed one and one for another pair (ETHUSD), each otherwise
+/// the default: the rows the queries must tell apart from a plain order.
+fn rejected_failed_and_other_pair() -> [Row<'static>; 3] {
+    [
+        Row {
+            status: "rejected",
+            ..Row::default()
+        },
+        Row {
+            status: "failed",
+            ..Row::default()
+        },
+        Row {
+            pair: "ETHUSD",
+            ..Row::default()
+        },
+    ]
+}
+
 async fn load_default(conn: &mut SqliteConnection) -> RiskState {
     let scenario = Scenario::new();
     let query = StateQuery::new("test", &scenario.signal, &scenario.market, now());
@@ -103,54 +129,23 @@ async fn the_rate_window_holds_the_last_60_seconds_of_accepted_orders() {
     let mut conn = pool.acquire().await.unwrap();
     let just_in = now() - Duration::milliseconds(59_999);
     let just_out = now() - Duration::seconds(60);
-    insert(
-        &mut conn,
+    let in_and_out = [
         Row {
             created_at: just_in,
             ..Row::default()
         },
-    )
-    .await;
-    insert(
-        &mut conn,
         Row {
             created_at: just_out,
             ..Row::default()
         },
-    )
-    .await;
-    insert(
-        &mut conn,
-        Row {
-            status: "rejected",
-            ..Row::default()
-        },
-    )
-    .await;
-    insert(
-        &mut conn,
-        Row {
-            status: "failed",
-            ..Row::default()
-        },
-    )
-    .await;
-    insert(
-        &mut conn,
-        Row {
-            pair: "ETHUSD",
-            ..Row::default()
-        },
-    )
-    .await;
-    insert(
-        &mut conn,
-        Row {
-            source: "other",
-            ..Row::default()
-        },
-    )
-    .await;
+    ];
+    insert_all(&mut conn, in_and_out).await;
+    insert_all(&mut conn, rejected_failed_and_other_pair()).await;
+    let other_source = Row {
+        source: "other",
+        ..Row::default()
+    };
+    insert(&mut conn, other_source).await;
     let state = load_default(&mut conn).await;
     assert_eq!(state.orders_last_minute, 4);
     assert_eq!(state.pair_orders_last_minute, 3);
@@ -226,67 +221,31 @@ async fn buys_the_balance_may_not_show_yet_are_counted() {
         updated_at: long_ago,
         ..Row::default()
     };
-    insert(&mut conn, pending).await;
-    insert(
-        &mut conn,
-        Row {
-            volume: Some("0.02"),
-            updated_at: now() - lag,
-            ..Row::default()
-        },
-    )
-    .await;
-    insert(
-        &mut conn,
-        Row {
-            pair: "XBTEUR",
-            volume: Some("0.003"),
-            ..Row::default()
-        },
-    )
-    .await;
+    let in_lag = Row {
+        volume: Some("0.02"),
+        updated_at: now() - lag,
+        ..Row::default()
+    };
+    let other_pair = Row {
+        pair: "XBTEUR",
+        volume: Some("0.003"),
+        ..Row::default()
+    };
+    insert_all(&mut conn, [pending, in_lag, other_pair]).await;
     // Not counted: confirmed before the read, sells, refusals, failures, other assets.
     let before = now() - lag - Duration::milliseconds(1);
-    insert(
-        &mut conn,
+    let confirmed_and_sold = [
         Row {
             updated_at: before,
             ..Row::default()
         },
-    )
-    .await;
-    insert(
-        &mut conn,
         Row {
             side: "sell",
             ..Row::default()
         },
-    )
-    .await;
-    insert(
-        &mut conn,
-        Row {
-            status: "rejected",
-            ..Row::default()
-        },
-    )
-    .await;
-    insert(
-        &mut conn,
-        Row {
-            status: "failed",
-            ..Row::default()
-        },
-    )
-    .await;
-    insert(
-        &mut conn,
-        Row {
-            pair: "ETHUSD",
-            ..Row::default()
-        },
-    )
-    .await;
+    ];
+    insert_all(&mut conn, confirmed_and_sold).await;
+    insert_all(&mut conn, rejected_failed_and_other_pair()).await;
     assert_eq!(
         load_default(&mut conn).await.bought_since_balance,
         dec("0.123")

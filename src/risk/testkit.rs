@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use super::resolve::resolve;
 use super::rules::{Input, Rule};
 use super::view::{BalanceQuote, MarketView, PriceQuote, RiskState};
-use super::{evaluate, Reason, Verdict};
+use super::{evaluate, ApprovedOrder, Reason, Verdict};
 use crate::config::{AuthKind, RiskConfig, SourceConfig};
 use crate::pairs::PairTable;
 use crate::signal::{parse_signal, Signal};
@@ -139,6 +139,23 @@ impl Scenario {
             &self.state,
             self.now,
         )
+    }
+
+    /// The order the whole engine approves; panics with the verdict if it refuses.
+    pub fn approved(&self) -> ApprovedOrder {
+        match self.evaluate() {
+            Verdict::Approved(order) => order,
+            refused => panic!("{refused:?}"),
+        }
+    }
+
+    /// The names of the rules the whole engine refuses with, in the order given.
+    pub fn refusing_rules(&self) -> Vec<String> {
+        self.evaluate()
+            .reasons()
+            .iter()
+            .map(|r| r.rule.clone())
+            .collect()
     }
 }
 

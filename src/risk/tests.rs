@@ -13,9 +13,7 @@ fn a_plain_signal_is_approved_with_its_rounded_order() {
     let mut s = Scenario::new();
     s.signal = signal(json!({"volume": "0.0123456789", "order_type": "limit",
         "price": "50000.19"}));
-    let Verdict::Approved(order) = s.evaluate() else {
-        panic!("{:?}", s.evaluate());
-    };
+    let order = s.approved();
     assert_eq!(order.pair.altname, "XBTUSD");
     assert_eq!(order.volume, dec("0.01234567"));
     assert_eq!(order.price, Some(dec("50000.1")));
@@ -30,9 +28,7 @@ fn a_sell_price_rounds_up_and_its_close_rounds_as_a_buy() {
         "close": {"order_type": "limit", "price": "49000.19"}}),
     );
     s.config.allowed_order_types = None;
-    let Verdict::Approved(order) = s.evaluate() else {
-        panic!("{:?}", s.evaluate());
-    };
+    let order = s.approved();
     assert_eq!(order.price, Some(dec("50000.2")));
     assert_eq!(order.close.unwrap().price, Some(dec("49000.1")));
 }
@@ -42,9 +38,7 @@ fn a_quote_volume_market_order_is_converted_at_the_ticker() {
     let mut s = Scenario::new();
     s.signal = signal(json!({"volume": null, "quote_volume": "100"}));
     s.market = market("XBTUSD", "30000");
-    let Verdict::Approved(order) = s.evaluate() else {
-        panic!("{:?}", s.evaluate());
-    };
+    let order = s.approved();
     assert_eq!(order.volume, dec("0.00333333"));
     assert!(order.notional.unwrap() <= dec("100"));
 }
@@ -65,12 +59,7 @@ fn a_quote_volume_without_any_price_is_refused_naming_why() {
 fn a_volume_that_rounds_to_nothing_is_refused() {
     let mut s = Scenario::new();
     s.signal = signal(json!({"volume": "0.000000001"}));
-    let rules: Vec<_> = s
-        .evaluate()
-        .reasons()
-        .iter()
-        .map(|r| r.rule.clone())
-        .collect();
+    let rules = s.refusing_rules();
     assert!(rules.contains(&resolve::PRECISION.to_owned()), "{rules:?}");
 }
 
@@ -85,12 +74,7 @@ fn every_failing_rule_is_reported_not_just_the_first() {
     s.config.max_order_notional = Some(PerPair::All(dec("0.001")));
     s.config.max_orders_per_minute = Some(0);
     s.signal = signal(json!({"leverage": "3", "order_type": "stop-loss", "price": "1"}));
-    let rules: Vec<_> = s
-        .evaluate()
-        .reasons()
-        .iter()
-        .map(|r| r.rule.clone())
-        .collect();
+    let rules = s.refusing_rules();
     assert_eq!(
         rules,
         [
@@ -138,12 +122,7 @@ fn a_quote_volume_at_a_price_that_rounds_to_nothing_is_refused_with_reasons() {
     let mut s = Scenario::new();
     s.signal = signal(json!({"volume": null, "quote_volume": "100",
         "order_type": "limit", "price": "0.01"}));
-    let rules: Vec<_> = s
-        .evaluate()
-        .reasons()
-        .iter()
-        .map(|r| r.rule.clone())
-        .collect();
+    let rules = s.refusing_rules();
     assert!(rules.contains(&resolve::PRECISION.to_owned()), "{rules:?}");
     assert!(
         rules.contains(&resolve::QUOTE_VOLUME.to_owned()),

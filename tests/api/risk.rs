@@ -2,6 +2,7 @@
 //! concurrency, the kill switch and the circuit breaker.
 
 use futures::future::join_all;
+use reqwest::Response;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use tradehook::config::{Config, PerPair};
@@ -10,6 +11,23 @@ use crate::helpers::*;
 
 fn dec(text: &str) -> Decimal {
     text.parse().unwrap()
+}
+
+/// The string `field` of each element of the array `body[list]`, in order.
+fn strings_at<'a>(body: &'a Value, list: &str, field: &str) -> Vec<&'a str> {
+    body[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
+}
+
+/// Asserts that `response` is a risk refusal (422) whose first reason is `rule`.
+async fn assert_refused_first_by(response: Response, rule: &str) {
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["reasons"][0]["rule"], rule);
 }
 
 /// One rule at its edge: the config, a signal just inside, one just outside.
@@ -108,12 +126,7 @@ async fn each_rule_passes_just_inside_and_refuses_just_outside_naming_itself() {
             .await;
         assert_eq!(outside.status(), 422, "{}: outside", edge.rule);
         let body: Value = outside.json().await.unwrap();
-        let rules: Vec<&str> = body["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["rule"].as_str().unwrap())
-            .collect();
+        let rules = strings_at(&body, "reasons", "rule");
         assert!(
             rules.contains(&edge.rule),
             "{}: refused by {rules:?}",
@@ -141,15 +154,9 @@ async fn position_counts_the_balance_and_what_was_bought_since() {
     );
     // 0.3 held + 0.15 bought = 0.45; another 0.05 reaches 0.5 exactly, 0.06 would not.
     let over = app.post_hook("msg_pos_over", &market_buy("0.06")).await;
-    assert_eq!(over.status(), 422);
-    let body: Value = over.json().await.unwrap();
-    assert_eq!(body["reasons"][0]["rule"], "position");
-    assert_eq!(
-        app.post_hook("msg_pos_in", &market_buy("0.05"))
-            .await
-            .status(),
-        202
-    );
+    assert_refused_first_by(over, "position").await;
+    let inside = app.post_hook_owned("msg_pos_in".into(), market_buy("0.05"));
+    assert_eq!(inside.await, 202);
 }
 
 #[tokio::test]
@@ -164,12 +171,7 @@ async fn all_failing_rules_are_reported_not_just_the_first() {
     let response = app.post_hook("msg_many", body).await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
-    let rules: Vec<&str> = body["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["rule"].as_str().unwrap())
-        .collect();
+    let rules = strings_at(&body, "reasons", "rule");
     for rule in ["order_type", "leverage", "size"] {
         assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
     }
@@ -218,11 +220,7 @@ async fn the_kill_switch_needs_the_admin_token_and_survives_a_restart() {
     assert_eq!(state["halted"], true);
 
     let refused = app.post_hook("msg_halted", &market_buy("0.01")).await;
-    assert_eq!(refused.status(), 422);
-    assert_eq!(
-        refused.json::<Value>().await.unwrap()["reasons"][0]["rule"],
-        "halt"
-    );
+    assert_refused_first_by(refused, "halt").await;
 
     let dir = app.stop().await;
     let app = spawn_app_in(dir, |_| {}).await;
@@ -236,12 +234,8 @@ async fn the_kill_switch_needs_the_admin_token_and_survives_a_restart() {
     let (status, state) = app.admin("/v1/admin/resume", Some(ADMIN_TOKEN)).await;
     assert_eq!(status, 200);
     assert_eq!(state["halted"], false);
-    assert_eq!(
-        app.post_hook("msg_resumed", &market_buy("0.01"))
-            .await
-            .status(),
-        202
-    );
+    let resumed = app.post_hook_owned("msg_resumed".into(), market_buy("0.01"));
+    assert_eq!(resumed.await, 202);
 }
 
 #[tokio::test]
@@ -270,12 +264,7 @@ async fn the_circuit_breaker_halts_after_consecutive_exchange_failures() {
     let (_, page) = app.get_audit("/v1/orders?status=failed&limit=1").await;
     let id = page["orders"][0]["client_order_id"].as_str().unwrap();
     let (_, order) = app.get_audit(&format!("/v1/orders/{id}")).await;
-    let causes: Vec<&str> = order["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["cause"].as_str().unwrap())
-        .collect();
+    let causes = strings_at(&order, "events", "cause");
     assert!(
         causes.iter().any(|c| c.contains("circuit breaker")),
         "{causes:?}"

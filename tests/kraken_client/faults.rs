@@ -9,14 +9,18 @@ use chrono::Utc;
 use super::support::fake_kraken::{Behaviour, FakeKraken};
 use super::{client, order, order_with_deadline, outcome_with};
 use tradehook::clock::{ManualClock, SharedClock};
-use tradehook::config::Mode;
+use tradehook::config::{ExchangeConfig, Mode};
 use tradehook::exchange::kraken::{KrakenExchange, MemoryNonceStore, NonceStore};
-use tradehook::exchange::{AttemptOutcome, Exchange, LookupOutcome};
+use tradehook::exchange::{Attempt, AttemptOutcome, Exchange, LookupOutcome, OrderRequest};
+use tradehook::secret::Secret;
 
-#[tokio::test]
-async fn accepted_then_502_is_ambiguous_and_the_lookup_then_finds_it() {
+/// Sends [`order`] once to a fake Kraken scripted with `behaviour` and asserts the
+/// attempt is ambiguous; hands back the fake, the client, the order and the attempt.
+async fn send_ambiguous(
+    behaviour: Behaviour,
+) -> (FakeKraken, KrakenExchange, OrderRequest, Attempt) {
     let kraken = FakeKraken::start().await;
-    kraken.script(Behaviour::AcceptThen502);
+    kraken.script(behaviour);
     let exchange = client(&kraken);
     let order = order();
     let attempt = exchange.add_order(&order).await;
@@ -24,6 +28,12 @@ async fn accepted_then_502_is_ambiguous_and_the_lookup_then_finds_it() {
         matches!(attempt.outcome, AttemptOutcome::Ambiguous { .. }),
         "{attempt:?}"
     );
+    (kraken, exchange, order, attempt)
+}
+
+#[tokio::test]
+async fn accepted_then_502_is_ambiguous_and_the_lookup_then_finds_it() {
+    let (kraken, exchange, order, attempt) = send_ambiguous(Behaviour::AcceptThen502).await;
     assert!(attempt.response.unwrap().contains("<html>"));
 
     let lookup = exchange.find_order(&order).await;
@@ -70,15 +80,7 @@ async fn an_answer_slower_than_the_timeout_is_ambiguous_before_the_deadline() {
 
 #[tokio::test]
 async fn an_html_server_error_is_ambiguous_and_nothing_is_found() {
-    let kraken = FakeKraken::start().await;
-    kraken.script(Behaviour::ServerErrorHtml(503));
-    let exchange = client(&kraken);
-    let order = order();
-    let attempt = exchange.add_order(&order).await;
-    assert!(
-        matches!(attempt.outcome, AttemptOutcome::Ambiguous { .. }),
-        "{attempt:?}"
-    );
+    let (kraken, exchange, order, _) = send_ambiguous(Behaviour::ServerErrorHtml(503)).await;
     let lookup = exchange.find_order(&order).await;
     assert_eq!(lookup.outcome, LookupOutcome::NotFound);
     assert_eq!(kraken.calls("OpenOrders"), 1);
@@ -162,13 +164,19 @@ async fn an_order_too_close_to_its_deadline_is_not_sent() {
     assert_eq!(kraken.calls("AddOrder"), 0);
 }
 
-#[tokio::test]
-async fn a_refused_connection_is_not_sent() {
+/// One `AddOrder` of [`order`] by a client whose configuration (pointing at a running
+/// fake Kraken) `adjust` changed.
+async fn attempt_with_config(adjust: impl FnOnce(&mut ExchangeConfig)) -> Attempt {
     let kraken = FakeKraken::start().await;
     let mut config = kraken.exchange_config(Mode::Live);
-    config.kraken_url = "http://127.0.0.1:1".into();
+    adjust(&mut config);
     let exchange = KrakenExchange::new(&config, Arc::new(MemoryNonceStore::new())).unwrap();
-    let attempt = exchange.add_order(&order()).await;
+    exchange.add_order(&order()).await
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_not_sent() {
+    let attempt = attempt_with_config(|c| c.kraken_url = "http://127.0.0.1:1".into()).await;
     assert!(
         matches!(attempt.outcome, AttemptOutcome::NotSent { .. }),
         "{attempt:?}"
@@ -177,11 +185,8 @@ async fn a_refused_connection_is_not_sent() {
 
 #[tokio::test]
 async fn a_wrong_secret_is_refused_as_an_invalid_signature() {
-    let kraken = FakeKraken::start().await;
-    let mut config = kraken.exchange_config(Mode::Live);
-    config.api_secret = Some(tradehook::secret::Secret::new("AAAAAAAAAAAAAAAAAAAAAA=="));
-    let exchange = KrakenExchange::new(&config, Arc::new(MemoryNonceStore::new())).unwrap();
-    let attempt = exchange.add_order(&order()).await;
+    let wrong = Secret::new("AAAAAAAAAAAAAAAAAAAAAA==");
+    let attempt = attempt_with_config(|c| c.api_secret = Some(wrong)).await;
     assert_eq!(
         attempt.outcome,
         AttemptOutcome::Refused {

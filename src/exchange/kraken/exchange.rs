@@ -285,4 +285,8 @@ impl Exchange for KrakenExchange {
             .await
             .map_err(|e| ExchangeError(e.to_string()))
     }
+
+    fn rate_limit_headroom(&self) -> Option<Headroom> {
+        Some(self.headroom())
+    }
 }

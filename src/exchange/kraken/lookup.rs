@@ -74,35 +74,12 @@ fn same_pair(name: &str, pair: &PairInfo) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pairs::PairTable;
-    use crate::signal::{OrderType, Side};
-    use chrono::Utc;
-    use rust_decimal::Decimal;
     use serde_json::json;
     use uuid::Uuid;
 
-    fn order() -> OrderRequest {
-        OrderRequest {
-            client_order_id: Uuid::new_v4(),
-            userref: Some(7),
-            pair: PairTable::snapshot().get("XBTUSD").unwrap().clone(),
-            side: Side::Buy,
-            order_type: OrderType::Market,
-            volume: Decimal::ONE,
-            price: None,
-            price2: None,
-            time_in_force: None,
-            post_only: false,
-            reduce_only: false,
-            leverage: None,
-            close: None,
-            deadline: Utc::now(),
-        }
-    }
-
     #[test]
     fn an_order_is_found_by_its_cl_ord_id_only() {
-        let order = order();
+        let order = OrderRequest::example();
         let id = order.client_order_id.to_string();
         let result = json!({"open": {
             "OTHER1": {"cl_ord_id": Uuid::new_v4().to_string(), "status": "open"},
@@ -115,7 +92,7 @@ mod tests {
 
     #[test]
     fn entries_of_other_orders_are_never_taken_for_ours() {
-        let order = order();
+        let order = OrderRequest::example();
         let result = json!({"open": {"OTHER1": {"status": "open"}}});
         let filter = OrderFilter::ClOrdId(order.client_order_id);
         assert_eq!(
@@ -126,7 +103,7 @@ mod tests {
 
     #[test]
     fn a_userref_match_must_also_have_our_pair_and_side() {
-        let order = order();
+        let order = OrderRequest::example();
         let entry = |pair: &str, side: &str| json!({"userref": 7, "status": "closed", "descr": {"pair": pair, "type": side}});
         let filter = OrderFilter::Userref(7);
         let ours = json!({"closed": {"A": entry("XBTUSD", "buy"), "B": entry("ETHUSD", "buy"),

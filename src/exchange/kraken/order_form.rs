@@ -155,33 +155,12 @@ pub fn add_order_fields(order: &OrderRequest, validate: bool) -> Result<Vec<Fiel
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pairs::PairTable;
     use crate::signal::{CloseOrder, TimeInForce};
-    use chrono::{TimeZone, Utc};
     use std::str::FromStr;
     use uuid::Uuid;
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
-    }
-
-    fn order() -> OrderRequest {
-        OrderRequest {
-            client_order_id: Uuid::nil(),
-            userref: Some(42),
-            pair: PairTable::snapshot().get("XBTUSD").unwrap().clone(),
-            side: Side::Buy,
-            order_type: OrderType::Limit,
-            volume: d("1.25"),
-            price: Some(d("37500")),
-            price2: None,
-            time_in_force: None,
-            post_only: false,
-            reduce_only: false,
-            leverage: None,
-            close: None,
-            deadline: Utc.timestamp_millis_opt(1_700_000_010_123).unwrap(),
-        }
     }
 
     fn get<'a>(fields: &'a [Field], name: &str) -> Option<&'a str> {
@@ -193,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_limit_order_carries_its_id_and_deadline() {
-        let fields = add_order_fields(&order(), false).unwrap();
+        let fields = add_order_fields(&OrderRequest::example(), false).unwrap();
         assert_eq!(get(&fields, "pair"), Some("XBTUSD"));
         assert_eq!(get(&fields, "type"), Some("buy"));
         assert_eq!(get(&fields, "ordertype"), Some("limit"));
@@ -210,7 +189,7 @@ mod tests {
 
     #[test]
     fn volume_is_truncated_never_rounded_up() {
-        let mut o = order();
+        let mut o = OrderRequest::example();
         o.volume = d("0.123456789");
         let fields = add_order_fields(&o, false).unwrap();
         assert_eq!(get(&fields, "volume"), Some("0.12345678"));
@@ -220,7 +199,7 @@ mod tests {
 
     #[test]
     fn limit_prices_round_in_the_traders_favour_and_triggers_to_nearest() {
-        let mut o = order();
+        let mut o = OrderRequest::example();
         o.price = Some(d("37500.37"));
         assert_eq!(
             get(&add_order_fields(&o, false).unwrap(), "price"),
@@ -241,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_conditional_close_sends_userref_instead_of_cl_ord_id() {
-        let mut o = order();
+        let mut o = OrderRequest::example();
         o.close = Some(CloseOrder {
             order_type: OrderType::StopLoss,
             price: Some(d("36000")),
@@ -258,7 +237,7 @@ mod tests {
 
     #[test]
     fn flags_and_validate_are_sent_when_asked() {
-        let mut o = order();
+        let mut o = OrderRequest::example();
         o.post_only = true;
         o.reduce_only = true;
         o.leverage = Some("2".into());

@@ -61,6 +61,14 @@ impl Limits {
         }
     }
 
+    /// Kraken's maximum (REST counter) or refusal threshold (trading counter).
+    fn kraken_max(&self, counter: &Counter) -> f64 {
+        match counter {
+            Counter::Private => self.private_max,
+            Counter::Trading(_) => self.trading_threshold,
+        }
+    }
+
     /// The highest level the model lets a counter reach, and its decay per second.
     fn ceiling_and_decay(&self, counter: &Counter) -> (f64, f64) {
         match counter {
@@ -77,6 +85,9 @@ pub struct Level {
     pub level: f64,
     /// Kraken's maximum (REST) or threshold (trading).
     pub max: f64,
+    /// Units Kraken would still accept now: up to the maximum (REST) or to one below
+    /// the threshold (trading, refused once reached), less the level; never negative.
+    pub remaining: f64,
 }
 
 /// Every counter's level, for metrics and `/v1/admin/status`.
@@ -157,26 +168,30 @@ impl RateModel {
         );
     }
 
+    /// One counter's level, maximum and remaining units.
+    fn report(&self, counter: &Counter, now: Instant) -> Level {
+        let level = self.level(counter, now);
+        let (ceiling, _) = self.limits.ceiling_and_decay(counter);
+        Level {
+            level,
+            max: self.limits.kraken_max(counter),
+            remaining: (ceiling - level).max(0.0),
+        }
+    }
+
     /// Current levels and maxima.
     pub fn headroom(&self, now: Instant) -> Headroom {
         let trading = self
             .buckets
             .keys()
             .filter_map(|c| match c {
-                Counter::Trading(pair) => Some((pair.clone(), self.level(c, now))),
+                Counter::Trading(pair) => Some((pair.clone(), self.report(c, now))),
                 Counter::Private => None,
             })
-            .filter(|(_, level)| *level > 0.0)
-            .map(|(pair, level)| {
-                let max = self.limits.trading_threshold;
-                (pair, Level { level, max })
-            })
+            .filter(|(_, report)| report.level > 0.0)
             .collect();
         Headroom {
-            private: Level {
-                level: self.level(&Counter::Private, now),
-                max: self.limits.private_max,
-            },
+            private: self.report(&Counter::Private, now),
             trading,
         }
     }

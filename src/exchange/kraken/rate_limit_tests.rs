@@ -91,11 +91,34 @@ fn headroom_reports_levels_and_maxima() {
         later.private,
         Level {
             level: 1.0,
-            max: 20.0
+            max: 20.0,
+            remaining: 19.0
         }
     );
     assert!(later.trading.is_empty(), "decayed to zero: {later:?}");
     assert_eq!(model.headroom(t0).trading["XBTUSD"].max, 125.0);
+}
+
+#[test]
+fn remaining_units_stop_where_kraken_would_refuse() {
+    let mut model = RateModel::new(Limits::for_tier(Tier::Starter));
+    let t0 = Instant::now();
+    assert_eq!(model.headroom(t0).private.remaining, 15.0);
+    model.try_take(&pair(), 1.0, t0).unwrap();
+    // Kraken refuses the trading call that reaches 60: 58 more fit after one.
+    assert_eq!(
+        model.headroom(t0).trading["XBTUSD"],
+        Level {
+            level: 1.0,
+            max: 60.0,
+            remaining: 58.0
+        }
+    );
+    model.saturate(&Counter::Private, t0);
+    model.saturate(&pair(), t0);
+    let full = model.headroom(t0);
+    assert_eq!(full.private.remaining, 0.0);
+    assert_eq!(full.trading["XBTUSD"].remaining, 0.0);
 }
 
 #[tokio::test]
