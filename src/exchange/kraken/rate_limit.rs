@@ -90,7 +90,7 @@ pub struct Level {
     pub remaining: f64,
 }
 
-/// Every counter's level, for metrics and `/v1/admin/status`.
+/// Every counter's level, for `/metrics`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Headroom {
     pub private: Level,
