@@ -164,8 +164,9 @@ pub struct ExchangeConfig {
     pub resend_expired: bool,
     /// Rate-limit tier of the Kraken account.
     pub tier: Tier,
-    /// In paper mode, quote Kraken's public prices and pairs (no key, needs network);
-    /// off, paper mode has only its built-in pair table and no prices.
+    /// In paper mode, quote Kraken's public prices and pairs whenever Kraken is
+    /// reachable (no key needed); off, paper mode stays offline with its built-in
+    /// pair table and no prices.
     pub paper_market_data: bool,
 }
 
@@ -187,7 +188,7 @@ impl Default for ExchangeConfig {
             api_secret: None,
             resend_expired: false,
             tier: Tier::Starter,
-            paper_market_data: false,
+            paper_market_data: true,
         }
     }
 }

@@ -282,18 +282,25 @@ async fn concurrent_signals_are_each_placed_once_with_rising_nonces() {
     assert!(nonces.windows(2).all(|pair| pair[0] < pair[1]));
 }
 
-#[tokio::test]
-async fn paper_mode_can_quote_kraken_public_prices_without_touching_the_private_api() {
-    let kraken = FakeKraken::start().await;
-    kraken.set_price("XBTUSD", "61000".parse().unwrap());
+/// A paper-mode app whose public market data would come from `kraken` (unless
+/// `paper_market_data` is off), with a notional limit that needs a price.
+async fn paper_app(kraken: &FakeKraken, paper_market_data: bool) -> TestApp {
     let mut exchange = kraken.exchange_config(Mode::Paper);
     exchange.api_key = None;
     exchange.api_secret = None;
-    exchange.paper_market_data = true;
-    let app = spawn_app_on_kraken(exchange, |config| {
+    exchange.paper_market_data = paper_market_data;
+    spawn_app_on_kraken(exchange, |config| {
         config.risk.max_order_notional = Some(PerPair::All("1000".parse().unwrap()));
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn paper_mode_quotes_kraken_public_prices_without_touching_the_private_api() {
+    assert!(tradehook::config::ExchangeConfig::default().paper_market_data);
+    let kraken = FakeKraken::start().await;
+    kraken.set_price("XBTUSD", "61000".parse().unwrap());
+    let app = paper_app(&kraken, true).await;
     let id = post_buy(&app, "msg_paper_public").await;
 
     let order = app.wait_final(&id).await;
@@ -305,4 +312,21 @@ async fn paper_mode_can_quote_kraken_public_prices_without_touching_the_private_
     for method in private {
         assert_eq!(kraken.calls(method), 0, "paper mode called {method}");
     }
+}
+
+#[tokio::test]
+async fn offline_paper_mode_calls_nothing_and_fails_closed_without_a_price() {
+    let kraken = FakeKraken::start().await;
+    let app = paper_app(&kraken, false).await;
+    let response = app
+        .post_hook("msg_paper_offline", &market_buy("0.01"))
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert!(body.to_string().contains("price"), "{body}");
+    assert!(
+        kraken.methods_called().is_empty(),
+        "{:?}",
+        kraken.methods_called()
+    );
 }
