@@ -189,9 +189,12 @@ impl Executor {
             event: attempt_event(cause, attempt),
             ..Change::default()
         };
-        let resume_at =
-            self.now() + chrono::Duration::from_std(pause).unwrap_or(chrono::Duration::MAX);
-        if resume_at >= request.deadline {
+        // A pause beyond what time can represent (an absurd `Throttled` timestamp)
+        // crosses any deadline.
+        let resume_at = chrono::Duration::from_std(pause)
+            .ok()
+            .and_then(|pause| self.now().checked_add_signed(pause));
+        if resume_at.is_none_or(|at| at >= request.deadline) {
             let cause =
                 format!("{cause}; but that is past the deadline: never accepted by the exchange");
             let change = Change {

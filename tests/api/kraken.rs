@@ -330,3 +330,17 @@ async fn offline_paper_mode_calls_nothing_and_fails_closed_without_a_price() {
         kraken.methods_called()
     );
 }
+
+#[tokio::test]
+async fn a_throttle_reaching_past_the_deadline_expires_the_order_at_once() {
+    // Throttled until the last second chrono can represent: far past any deadline.
+    let script = [Behaviour::Refuse("EService:Throttled:8210266876799".into())];
+    let (kraken, app, id) = one_order_after(script, DEADLINE_SECS).await;
+
+    let order = app.wait_final(&id).await;
+    assert_eq!(order["status"], "expired", "{order}");
+    assert_eq!(kraken.order_count(), 0);
+    assert_eq!(kraken.calls("AddOrder"), 1, "no retry can be in time");
+    let (status, _) = app.get_audit("/healthz").await;
+    assert_eq!(status, 200, "the service is still up");
+}
