@@ -162,7 +162,7 @@ impl<'de> Deserialize<'de> for DecimalInput {
 }
 
 /// Parses a plain decimal (`"12.5"`, `"1e-3"`), refusing empty text, NaN-like words and
-/// more than [`MAX_SCALE`] fractional digits.
+/// more than `MAX_SCALE` fractional digits.
 pub fn parse_decimal(text: &str) -> Result<Decimal, String> {
     let text = text.trim();
     if text.is_empty() {

@@ -16,7 +16,7 @@ use crate::store::Store;
 /// tradehook: trading signals in, Kraken orders out — exactly once, with an audit trail.
 ///
 /// Every command reads the same configuration: a TOML file (--config or
-/// TRADEHOOK_CONFIG), overridden by TRADEHOOK_<SECTION>__<KEY> environment variables.
+/// TRADEHOOK_CONFIG), overridden by TRADEHOOK_{SECTION}__{KEY} environment variables.
 /// With no file at all it runs in paper mode on 127.0.0.1:8080 with data/tradehook.db.
 #[derive(Debug, Parser)]
 #[command(name = "tradehook", version, about, long_about)]

@@ -2,7 +2,7 @@
 //!
 //! Calls: `AddOrder`, `OpenOrders`, `ClosedOrders`, `QueryOrders`, `CancelOrder`,
 //! `Balance`. There is deliberately no funding or withdrawal call, and none can be
-//! made through this type: [`KrakenPrivate::send`] is private to the crate's Kraken
+//! made through this type: `KrakenPrivate::send` is private to the crate's Kraken
 //! module and only the methods below name endpoints.
 
 use std::collections::HashMap;
