@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tradehook::config::{Config, Mode, PerPair};
+use tradehook::signal::OrderType;
 
 use crate::helpers::*;
 use crate::support::fake_kraken::{Behaviour, FakeKraken};
@@ -343,4 +344,33 @@ async fn a_throttle_reaching_past_the_deadline_expires_the_order_at_once() {
     assert_eq!(kraken.calls("AddOrder"), 1, "no retry can be in time");
     let (status, _) = app.get_audit("/healthz").await;
     assert_eq!(status, 200, "the service is still up");
+}
+
+#[tokio::test]
+async fn an_order_with_a_close_is_reconciled_by_its_userref() {
+    let kraken = FakeKraken::start().await;
+    kraken.script(Behaviour::AcceptThen502);
+    let app = live_app_with(&kraken, |config| {
+        config.risk.allowed_order_types = Some(vec![OrderType::Limit, OrderType::StopLoss]);
+    })
+    .await;
+    let body = r#"{"pair":"XBTUSD","side":"buy","order_type":"limit","volume":"0.01",
+                   "price":"50000","close":{"order_type":"stop-loss","price":"45000"}}"#;
+    let response = app.post_hook("msg_with_close", body).await;
+    let status = response.status();
+    let accepted: Value = response.json().await.unwrap();
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["client_order_id"].as_str().unwrap().to_owned();
+
+    let order = app.wait_final_within(&id, SETTLE).await;
+    assert_eq!(order["status"], "placed", "{order}");
+    let held = kraken.orders();
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        held[0].cl_ord_id, None,
+        "Kraken refuses cl_ord_id with a close"
+    );
+    assert_eq!(order["userref"].as_i64(), held[0].userref, "{order}");
+    assert_eq!(order["txid"], held[0].txid.as_str());
+    assert_eq!(kraken.calls("AddOrder"), 1);
 }

@@ -77,6 +77,8 @@ pub struct FakeOrder {
     pub status: String,
     /// Every form field as received (nonce included).
     pub form: Vec<(String, String)>,
+    /// When it was accepted, in unix milliseconds (Kraken's `opentm` is seconds).
+    pub opened_ms: i64,
     pub(crate) visible_from: Instant,
 }
 

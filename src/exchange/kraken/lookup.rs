@@ -4,6 +4,7 @@
 //! again here: were Kraken ever to ignore the filter, another order must never be
 //! taken for ours (that would mark an unsent order `placed`).
 
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Value};
 
 use super::private::OrderFilter;
@@ -50,13 +51,48 @@ pub fn is_our_order(entry: &Value, order: &OrderRequest, filter: OrderFilter) ->
             .and_then(Value::as_str)
             .is_some_and(|c| c.eq_ignore_ascii_case(&id.to_string())),
         OrderFilter::Userref(n) => {
+            // A userref is only 32 bits, so over a long history two of our orders
+            // can share one: everything else Kraken shows must be ours too.
             let userref =
                 field("userref").and_then(|u| u.as_i64().or_else(|| u.as_str()?.parse().ok()));
             let pair_ok = descr("pair").is_none_or(|p| same_pair(p, &order.pair));
             let side_ok = descr("type").is_none_or(|t| t == order.side.as_str());
-            userref == Some(i64::from(n)) && pair_ok && side_ok
+            let type_ok = descr("ordertype").is_none_or(|t| t == order.order_type.as_str());
+            let sent_volume = order
+                .volume
+                .round_dp_with_strategy(order.pair.lot_decimals, RoundingStrategy::ToZero);
+            let volume_ok = field("vol")
+                .and_then(decimal)
+                .is_none_or(|v| v == sent_volume);
+            let opened_ok = field("opentm")
+                .and_then(Value::as_f64)
+                .is_none_or(|at| opened_in_time(at, order));
+            userref == Some(i64::from(n)) && pair_ok && side_ok && type_ok && volume_ok && opened_ok
         }
         OrderFilter::All => false,
+    }
+}
+
+/// How far Kraken's clock may be from ours when judging `opentm`.
+const CLOCK_SKEW_SECS: f64 = 60.0;
+/// Kraken's largest `deadline` offset: no order is sent longer before its deadline.
+const MAX_DEADLINE_SECS: f64 = 60.0;
+
+/// Whether an order opened at `opentm` (Kraken's unix seconds) can be `order`: it was
+/// sent at most a minute before its deadline and accepted before it.
+fn opened_in_time(opentm: f64, order: &OrderRequest) -> bool {
+    let deadline = order.deadline.timestamp_millis() as f64 / 1000.0;
+    let earliest = deadline - MAX_DEADLINE_SECS - CLOCK_SKEW_SECS;
+    let latest = deadline + CLOCK_SKEW_SECS;
+    (earliest..=latest).contains(&opentm)
+}
+
+/// A decimal Kraken sent as a string (`"1.25000000"`) or a number.
+fn decimal(value: &Value) -> Option<Decimal> {
+    match value {
+        Value::String(text) => text.parse().ok(),
+        Value::Number(number) => number.to_string().parse().ok(),
+        _ => None,
     }
 }
 
@@ -112,5 +148,40 @@ mod tests {
         assert_eq!(found, Some(("A".into(), "closed".into())));
         let twice = json!({"closed": {"A": entry("XBTUSD", "buy"), "B": entry("XBT/USD", "buy")}});
         assert!(find_in(&twice, "ClosedOrders", "closed", &order, filter).is_err());
+    }
+
+    #[test]
+    fn a_userref_match_must_also_have_our_type_volume_and_a_timely_opening() {
+        let order = OrderRequest::example();
+        let deadline = order.deadline.timestamp() as f64;
+        let entry = |ordertype: &str, vol: &str, opentm: f64| {
+            json!({"userref": 42, "status": "closed", "vol": vol, "opentm": opentm,
+                   "descr": {"pair": "XBTUSD", "type": "buy", "ordertype": ordertype}})
+        };
+        let filter = OrderFilter::Userref(42);
+        let ours = entry("limit", "1.25000000", deadline - 9.5);
+        let others = [
+            (
+                "an older order with the same userref",
+                entry("limit", "1.25", deadline - 86_400.0),
+            ),
+            (
+                "another order type",
+                entry("market", "1.25", deadline - 9.5),
+            ),
+            ("another volume", entry("limit", "1.2", deadline - 9.5)),
+            (
+                "opened long after the deadline",
+                entry("limit", "1.25", deadline + 3_600.0),
+            ),
+        ];
+        for (what, other) in others {
+            let result = json!({"closed": {"OURS": ours, "OTHER": other}});
+            assert_eq!(
+                find_in(&result, "ClosedOrders", "closed", &order, filter),
+                Ok(Some(("OURS".into(), "closed".into()))),
+                "{what}"
+            );
+        }
     }
 }

@@ -70,6 +70,7 @@ fn check(state: &State, form: &Form) -> Result<(String, FakeOrder), &'static str
         price: field(form, "price").map(str::to_owned),
         status: status.to_owned(),
         form: form.clone(),
+        opened_ms: Utc::now().timestamp_millis(),
         visible_from: Instant::now(),
     };
     Ok((txid, order))
@@ -133,7 +134,7 @@ fn entry(order: &FakeOrder) -> Value {
         "userref": order.userref,
         "cl_ord_id": order.cl_ord_id,
         "status": order.status,
-        "opentm": 0,
+        "opentm": order.opened_ms as f64 / 1000.0,
         "vol": order.volume,
         "vol_exec": if order.status == "closed" { order.volume.as_str() } else { "0" },
         "descr": {"pair": order.pair, "type": order.side, "ordertype": order.ordertype,
