@@ -111,26 +111,23 @@ impl Executor {
                         .await;
                     return;
                 }
-                AttemptOutcome::Refused { error } => {
-                    let cause = format!("refused by the exchange: {error}");
+                AttemptOutcome::Refused { error } | AttemptOutcome::DeadlineElapsed { error } => {
+                    let (to, cause) = match &attempt.outcome {
+                        AttemptOutcome::DeadlineElapsed { .. } => (
+                            OrderStatus::Expired,
+                            format!("the exchange refused it as late: {error}"),
+                        ),
+                        _ => (
+                            OrderStatus::Failed,
+                            format!("refused by the exchange: {error}"),
+                        ),
+                    };
                     let change = Change {
                         event: attempt_event(&cause, &attempt),
                         error: Some(error),
                         ..Change::default()
                     };
-                    self.record(id, OrderStatus::Failed, &change, Effect::Failure)
-                        .await;
-                    return;
-                }
-                AttemptOutcome::DeadlineElapsed { error } => {
-                    let cause = format!("the exchange refused it as late: {error}");
-                    let change = Change {
-                        event: attempt_event(&cause, &attempt),
-                        error: Some(error),
-                        ..Change::default()
-                    };
-                    self.record(id, OrderStatus::Expired, &change, Effect::Failure)
-                        .await;
+                    self.record(id, to, &change, Effect::Failure).await;
                     return;
                 }
                 AttemptOutcome::RetryLater { error, retry_after } => {

@@ -94,15 +94,7 @@ pub async fn spawn_app_on_kraken(
     exchange: ExchangeConfig,
     adjust: impl FnOnce(&mut Config),
 ) -> TestApp {
-    spawn_app_on_kraken_in(tempfile::tempdir().expect("temp dir"), exchange, adjust).await
-}
-
-/// As [`spawn_app_on_kraken`], on the database in `dir`.
-pub async fn spawn_app_on_kraken_in(
-    dir: TempDir,
-    exchange: ExchangeConfig,
-    adjust: impl FnOnce(&mut Config),
-) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
     let adjust = move |config: &mut Config| {
         config.exchange = exchange;
         adjust(config);
