@@ -40,7 +40,7 @@ impl App {
         let config = Arc::new(config);
         let config_limit = config.server.rate_limit_per_minute;
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let store = Store::open(&config.database)
+        let store = Store::open(&config.database, clock.clone())
             .await
             .with_context(|| format!("opening the database at {}", config.database.url))?;
         store.migrate().await.context("applying migrations")?;
@@ -59,7 +59,6 @@ impl App {
         };
         let intake = Intake::new(
             store.clone(),
-            clock.clone(),
             config.clone(),
             exchange.clone(),
             market.clone(),

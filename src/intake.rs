@@ -1,24 +1,22 @@
 //! Intake: from an authenticated, validated signal to a durable claim.
 //!
-//! The client order ID is derived, then one serialised write transaction looks it up
-//! (idempotency), runs the risk rules and inserts the record with its first audit event.
-//! The transaction commits before anything is sent: a signal that got a `202` exists
-//! on disk, and a retried webhook finds it instead of making a second order.
+//! The client order ID is derived, then the store's single writer looks it up
+//! (idempotency), runs the risk rules and inserts the record with its first audit event
+//! (see [`crate::store::claim`]). The batch holding it commits before anything is
+//! sent: a signal that got a `202` exists on disk, and a retried webhook finds it
+//! instead of making a second order.
 
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::clock::SharedClock;
 use crate::config::{Config, SourceConfig};
 use crate::exchange::Exchange;
-use crate::order::OrderStatus;
 use crate::risk::market::MarketData;
-use crate::risk::state::StateQuery;
-use crate::risk::{self, Verdict};
 use crate::signal::Signal;
-use crate::store::orders::{self, NewOrder, OrderRecord};
+use crate::store::claim::{replay_or_conflict, Claim};
+use crate::store::orders;
 use crate::store::{Store, StoreError};
 
 /// Namespace of the UUIDv5 client order IDs derived for signals that carry none.
@@ -64,31 +62,12 @@ pub fn content_hash(source: &str, signal: &Signal) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Kraken's `userref` (a positive 32-bit integer) for orders that cannot carry
-/// `cl_ord_id`, derived from the client order ID so it can be found after a crash.
-pub fn userref_for(client_order_id: Uuid) -> i64 {
-    let bytes = client_order_id.as_bytes();
-    i64::from(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) & 0x7fff_ffff)
-}
-
-/// How intake answered a signal.
-#[derive(Debug, Clone)]
-pub enum Accepted {
-    /// Recorded as `pending`; the executor must now send it.
-    New(OrderRecord),
-    /// The same signal was already recorded: its current record.
-    Replay(OrderRecord),
-    /// The client order ID is taken by a different signal.
-    Conflict(OrderRecord),
-    /// Refused by risk; recorded as `rejected`.
-    Refused(OrderRecord),
-}
+pub use crate::store::claim::{userref_for, Accepted};
 
 /// Records signals.
 #[derive(Clone)]
 pub struct Intake {
     store: Store,
-    clock: SharedClock,
     config: Arc<Config>,
     exchange: Arc<dyn Exchange>,
     market: Arc<MarketData>,
@@ -99,23 +78,22 @@ impl Intake {
     /// `exchange` (cached in `market`).
     pub fn new(
         store: Store,
-        clock: SharedClock,
         config: Arc<Config>,
         exchange: Arc<dyn Exchange>,
         market: Arc<MarketData>,
     ) -> Self {
         Intake {
             store,
-            clock,
             config,
             exchange,
             market,
         }
     }
 
-    /// Claims `signal` under `client_order_id`: market data is gathered first (it may
-    /// need the network); then one serialised transaction checks idempotency, reads the
-    /// risk state, runs the rules and inserts the record.
+    /// Claims `signal` under `client_order_id`. A retry of a recorded signal is answered
+    /// from the read pool without waiting for the writer; otherwise market data is
+    /// gathered (it may need the network) and the writer judges and records the claim
+    /// in its next batch, answering once that batch is on disk.
     pub async fn accept(
         &self,
         source: &SourceConfig,
@@ -124,72 +102,21 @@ impl Intake {
     ) -> Result<Accepted, StoreError> {
         let hash = content_hash(&source.name, signal);
         if let Some(existing) = orders::get(self.store.reader(), client_order_id).await? {
-            // A retry of a recorded signal needs neither market data nor the write lock.
             return Ok(replay_or_conflict(existing, &hash));
         }
         let market = self
             .market
             .gather(&*self.exchange, &self.config.risk, signal)
             .await;
-        let mut tx = self.store.begin_write().await?;
-        if let Some(existing) = orders::find(&mut tx, client_order_id).await? {
-            tx.rollback().await?;
-            return Ok(replay_or_conflict(existing, &hash));
-        }
-        // Read the clock under the write lock, so windows follow the commit order.
-        let now = self.clock.now();
-        let query = StateQuery::new(&source.name, signal, &market, now);
-        let state = risk::state::load(&mut tx, &query).await?;
-        let verdict = risk::evaluate(&self.config.risk, source, signal, &market, &state, now);
-        let pair_name = market
-            .pair
-            .as_ref()
-            .map_or(signal.pair.as_str(), |p| p.altname.as_str());
-        let mut new = NewOrder {
+        let claim = Claim {
+            config: self.config.clone(),
+            source: source.name.clone(),
+            signal: signal.clone(),
             client_order_id,
-            source: &source.name,
-            signal,
-            content_hash: &hash,
-            pair: pair_name,
-            volume: None,
-            price: signal.price,
-            notional: None,
-            status: OrderStatus::Rejected,
-            reasons: serde_json::Value::Array(Vec::new()),
-            userref: None,
-            deadline: None,
+            content_hash: hash,
+            market,
         };
-        let cause = match &verdict {
-            Verdict::Approved(order) => {
-                new.status = OrderStatus::Pending;
-                new.volume = Some(order.volume);
-                new.price = order.price;
-                new.notional = order.notional;
-                new.userref = order.close.as_ref().map(|_| userref_for(client_order_id));
-                new.deadline = Some(now + self.config.exchange.deadline());
-                "accepted: passed risk checks, recorded before sending".to_owned()
-            }
-            Verdict::Refused { reasons } => {
-                new.reasons = serde_json::to_value(reasons).unwrap_or_default();
-                let rules: Vec<&str> = reasons.iter().map(|r| r.rule.as_str()).collect();
-                format!("rejected by risk rules: {}", rules.join(", "))
-            }
-        };
-        let record = orders::insert(&mut tx, &new, &cause, now).await?;
-        tx.commit().await?;
-        Ok(if verdict.is_approved() {
-            Accepted::New(record)
-        } else {
-            Accepted::Refused(record)
-        })
-    }
-}
-
-fn replay_or_conflict(existing: OrderRecord, hash: &str) -> Accepted {
-    if existing.content_hash == hash {
-        Accepted::Replay(existing)
-    } else {
-        Accepted::Conflict(existing)
+        self.store.claim(claim).await
     }
 }
 
@@ -236,12 +163,5 @@ mod tests {
         assert_eq!(content_hash("a", &one), content_hash("a", &one.clone()));
         assert_ne!(content_hash("a", &one), content_hash("a", &two));
         assert_ne!(content_hash("a", &one), content_hash("b", &one));
-    }
-
-    #[test]
-    fn userref_is_positive_and_stable() {
-        let id = Uuid::from_u128(u128::MAX);
-        assert_eq!(userref_for(id), i64::from(i32::MAX));
-        assert_eq!(userref_for(id), userref_for(id));
     }
 }

@@ -120,6 +120,7 @@ pub struct Metrics {
     calls: Family<CallLabels, Counter>,
     call_seconds: Family<CallLabels, Histogram>,
     halted: Gauge,
+    unsettled: Gauge,
 }
 
 impl Default for Metrics {
@@ -174,6 +175,12 @@ impl Metrics {
             "1 while the kill switch or circuit breaker halts trading",
             halted.clone(),
         );
+        let unsettled = Gauge::default();
+        registry.register(
+            "orders_unsettled",
+            "Orders the executor is still settling (pending or unknown, being sent or looked up)",
+            unsettled.clone(),
+        );
         if let Some(read) = headroom {
             registry.register_collector(Box::new(HeadroomCollector { read }));
         }
@@ -184,6 +191,7 @@ impl Metrics {
             calls,
             call_seconds,
             halted,
+            unsettled,
         }
     }
 
@@ -219,6 +227,11 @@ impl Metrics {
     /// Sets whether trading is halted.
     pub fn set_halted(&self, halted: bool) {
         self.halted.set(i64::from(halted));
+    }
+
+    /// Sets how many orders the executor is still settling.
+    pub fn set_unsettled(&self, count: usize) {
+        self.unsettled.set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// The Prometheus text exposition of every metric.

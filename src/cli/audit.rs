@@ -1,6 +1,8 @@
 //! `tradehook audit`: the recorded orders, read straight from the database (works
 //! whether or not the service is running).
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
@@ -57,7 +59,7 @@ pub async fn run(config: &Config, args: AuditArgs) -> anyhow::Result<()> {
     };
     let filter = query.filter().map_err(|e| anyhow::anyhow!("{e}"))?;
     let limit = query.limit().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = Store::open(&config.database)
+    let store = Store::open(&config.database, Arc::new(crate::clock::SystemClock))
         .await
         .with_context(|| format!("opening {}", config.database.url))?;
     let found = orders::list(store.reader(), &filter, limit).await?;

@@ -5,6 +5,7 @@ mod send;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -68,7 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            let store = Store::open(&config.database).await?;
+            let store = Store::open(&config.database, Arc::new(crate::clock::SystemClock)).await?;
             store.migrate().await?;
             store.close().await;
             println!("database {} is up to date", config.database.url);

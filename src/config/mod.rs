@@ -176,6 +176,11 @@ impl ExchangeConfig {
     pub fn deadline(&self) -> chrono::Duration {
         chrono::Duration::seconds(self.deadline_secs.clamp(2, 60) as i64)
     }
+
+    /// [`ExchangeConfig::deadline`] as a `std` duration.
+    pub fn deadline_std(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.deadline_secs.clamp(2, 60))
+    }
 }
 
 impl Default for ExchangeConfig {

@@ -1,23 +1,35 @@
 //! The executor: the life of a recorded order after intake.
 //!
-//! It sends each `pending` order (one task per order), classifies what the exchange
-//! said, and records the outcome with its audit event. Ambiguous outcomes become
-//! `unknown` and are settled by looking the order up, never by resending. At start-up
-//! [`Executor::recover`] settles every order a previous run left unsettled before any
-//! new order may be sent.
+//! The store's writer hands it every order it commits `pending`; it sends each (one
+//! task per order), classifies what the exchange said, and records the outcome with its
+//! audit event through the writer. Ambiguous outcomes become `unknown` and are settled
+//! by looking the order up, never by resending. At start-up [`Executor::recover`]
+//! settles what a previous run left unsettled, for a bounded time, before new orders
+//! are sent; what it cannot settle by then goes on being looked up in the background.
+//! A sweeper picks up any unsettled order that nothing is working on.
+//!
+//! # Layout
+//!
+//! - `tracker`: which orders a task is working on, and which were attempted.
+//! - `dispatch`: from the writer's hand-off (and the sweeper) to a task per order.
+//! - `send`: attempts, safe retries and classification.
+//! - `reconcile`: lookups, `resend_expired`, start-up recovery.
 
+mod dispatch;
 mod reconcile;
 mod send;
+mod tracker;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use self::tracker::Tracker;
 use crate::clock::SharedClock;
 use crate::config::{ExchangeConfig, Mode, RiskConfig};
 use crate::exchange::{Exchange, OrderRequest};
@@ -25,15 +37,17 @@ use crate::metrics::Metrics;
 use crate::order::OrderStatus;
 use crate::risk::breaker::Effect;
 use crate::risk::market::MarketData;
-use crate::risk::{control, resolve, should_trip};
-use crate::store::events::{self, NewEvent};
+use crate::risk::resolve;
 use crate::store::orders::{self, Change, ChangeError, OrderRecord};
+use crate::store::transition::StatusChange;
 use crate::store::Store;
 
 /// How long a recorded signal stays fresh enough to be sent late: after waiting for
 /// start-up recovery, or again (with `exchange.resend_expired`) once proven never
 /// accepted. A late trade on an old signal is worse than none.
 const FRESH_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
+/// Longest pause between two tries to record an outcome while the database fails.
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Sends recorded orders and settles their outcomes.
 #[derive(Clone)]
@@ -49,16 +63,17 @@ struct Inner {
     market: Arc<MarketData>,
     risk: RiskConfig,
     metrics: Metrics,
-    /// Announces every recorded status change, by client order ID.
-    updates: broadcast::Sender<(Uuid, OrderStatus)>,
-    /// Opens once recovery has settled what a previous run left behind.
+    /// Orders being worked on, and those attempted in this process.
+    tracker: Tracker,
+    /// Opens once recovery has settled (or given time to) what a previous run left.
     sending_allowed: watch::Sender<bool>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
 
 impl Executor {
-    /// An executor that will not send until [`Executor::recover`] has run.
+    /// An executor that will not send until [`Executor::recover`] has run. It takes
+    /// the store's hand-off of new orders and starts its dispatcher and sweeper.
     pub fn new(
         store: Store,
         exchange: Arc<dyn Exchange>,
@@ -68,9 +83,9 @@ impl Executor {
         market: Arc<MarketData>,
         metrics: Metrics,
     ) -> Self {
-        let (updates, _) = broadcast::channel(1024);
         let (sending_allowed, _) = watch::channel(false);
-        Executor {
+        let new_orders = store.take_new_orders();
+        let executor = Executor {
             inner: Arc::new(Inner {
                 store,
                 exchange,
@@ -79,29 +94,18 @@ impl Executor {
                 market,
                 risk,
                 metrics,
-                updates,
+                tracker: Tracker::default(),
                 sending_allowed,
                 tasks: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
             }),
+        };
+        match new_orders {
+            Some(orders) => executor.start_dispatcher(orders),
+            None => tracing::error!("the store's new orders are already taken by another executor"),
         }
-    }
-
-    /// Starts sending a freshly claimed `pending` order in the background. One
-    /// claimed while start-up recovery runs waits for it to finish first.
-    pub fn dispatch(&self, order: OrderRecord) {
-        let this = self.clone();
-        self.inner.tasks.spawn(async move {
-            let order = if this.wait_until_sending_allowed().await {
-                match this.renew_after_recovery(order).await {
-                    Some(order) => order,
-                    None => return,
-                }
-            } else {
-                order
-            };
-            this.send(order).await;
-        });
+        executor.start_sweeper();
+        executor
     }
 
     /// The orders an earlier run left `pending` or `unknown`. Read this before the
@@ -111,30 +115,14 @@ impl Executor {
         orders::unsettled(self.inner.store.reader()).await
     }
 
-    /// Settles `leftovers` (from [`Executor::leftovers`]), then allows sending. New
-    /// orders may be claimed meanwhile; they wait.
-    pub async fn recover(&self, leftovers: Vec<OrderRecord>) -> usize {
-        let count = leftovers.len();
-        if count > 0 {
-            tracing::warn!(count, "settling orders left unsettled by the previous run");
-        }
-        let settling = leftovers.into_iter().map(|order| {
-            let this = self.clone();
-            async move { this.recover_one(order).await }
-        });
-        futures::future::join_all(settling).await;
-        self.inner.sending_allowed.send_replace(true);
-        count
-    }
-
-    /// Status changes as they are recorded.
-    pub fn subscribe(&self) -> broadcast::Receiver<(Uuid, OrderStatus)> {
-        self.inner.updates.subscribe()
-    }
-
-    /// Whether start-up recovery has finished.
+    /// Whether start-up recovery has finished (or run out of its time).
     pub fn is_recovered(&self) -> bool {
         *self.inner.sending_allowed.borrow()
+    }
+
+    /// How many orders a task is working on right now.
+    pub fn in_flight(&self) -> usize {
+        self.inner.tracker.active_count()
     }
 
     /// Stops reconciliation loops and waits up to `grace` for in-flight sends to be
@@ -169,23 +157,37 @@ impl Executor {
         self.inner.config.mode
     }
 
-    /// Records a status change in its own transaction and announces it, applying
-    /// `effect` to the circuit breaker in the same transaction. Retries a failing
-    /// database a few times: the outcome is worth keeping. An illegal transition is a
+    /// Records a status change through the writer, applying `effect` to the circuit
+    /// breaker in the same transaction. While the database fails it keeps trying (the
+    /// outcome is worth keeping) until the service shuts down; then the order stays
+    /// unsettled and recovery settles it at the next start. An illegal transition is a
     /// bug: logged, never applied.
     async fn record(
         &self,
         order: Uuid,
         to: OrderStatus,
-        change: &Change<'_>,
+        change: Change,
         effect: Effect,
     ) -> Option<OrderRecord> {
+        let status_change = StatusChange {
+            client_order_id: order,
+            to,
+            change,
+            effect,
+            breaker_limit: self.inner.risk.max_consecutive_exchange_failures,
+        };
         let mut delay = Duration::from_millis(50);
-        for _ in 0..5 {
-            match self.try_record(order, to, change, effect).await {
+        loop {
+            match self.inner.store.change(status_change.clone()).await {
                 Ok(record) => {
                     self.inner.metrics.status(record.status);
-                    let _ = self.inner.updates.send((order, record.status));
+                    if record.status.is_final() {
+                        self.inner.tracker.settled(order);
+                    }
+                    if effect == Effect::Failure {
+                        let halted = self.inner.store.halted().is_some();
+                        self.inner.metrics.set_halted(halted);
+                    }
                     return Some(record);
                 }
                 Err(ChangeError::Illegal(err)) => {
@@ -194,49 +196,17 @@ impl Executor {
                 }
                 Err(err) => {
                     tracing::error!(%order, error = %err, "could not record an order outcome; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-            }
-        }
-        tracing::error!(%order, status = %to, "gave up recording an outcome; recovery will settle it at the next start");
-        None
-    }
-
-    async fn try_record(
-        &self,
-        order: Uuid,
-        to: OrderStatus,
-        change: &Change<'_>,
-        effect: Effect,
-    ) -> Result<OrderRecord, ChangeError> {
-        let now = self.now();
-        let mut tx = self.inner.store.begin_write().await?;
-        let record = orders::change_status(&mut tx, order, to, change, now).await?;
-        match effect {
-            Effect::None => {}
-            Effect::Reset => control::reset_failures(&mut tx, now).await?,
-            Effect::Failure => {
-                let failures = control::record_failure(&mut tx, now).await?;
-                if should_trip(failures, &self.inner.risk) {
-                    let reason = format!(
-                        "circuit breaker: {failures} consecutive exchange failures; last: {}",
-                        change.event.cause
-                    );
-                    if control::halt(&mut tx, &reason, now).await? {
-                        tracing::error!(%reason, "trading halted");
-                        let event = NewEvent {
-                            cause: &reason,
-                            ..NewEvent::default()
-                        };
-                        events::append(&mut tx, record.id, record.status, &event, now).await?;
-                        self.inner.metrics.set_halted(true);
+                    tokio::select! {
+                        _ = self.inner.shutdown.cancelled() => {
+                            tracing::error!(%order, status = %to, "shutting down before an outcome was recorded; recovery will settle it at the next start");
+                            return None;
+                        }
+                        _ = tokio::time::sleep(delay) => {}
                     }
+                    delay = (delay * 2).min(RECORD_RETRY_MAX);
                 }
             }
         }
-        tx.commit().await?;
-        Ok(record)
     }
 
     /// The exchange request for a recorded order, its prices rounded exactly as the

@@ -16,7 +16,7 @@ use crate::config::Mode;
 use crate::exchange::{Attempt, AttemptOutcome, OrderRequest};
 use crate::order::OrderStatus;
 use crate::risk::breaker::Effect;
-use crate::store::events::NewEvent;
+use crate::risk::Halt;
 use crate::store::orders::{Change, OrderRecord};
 
 /// First retry delay; doubled per attempt.
@@ -35,14 +35,27 @@ pub(super) fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
     retry_after.map_or(pause, |after| after.max(pause))
 }
 
-/// The attempt as an audit event: the request as sent, the raw answer and the timing.
-fn attempt_event<'a>(cause: &'a str, attempt: &'a Attempt) -> NewEvent<'a> {
-    NewEvent {
+/// The attempt as a status change: its cause, the request as sent, the raw answer and
+/// the timing.
+fn attempt_change(cause: String, attempt: &Attempt) -> Change {
+    Change {
         cause,
-        request: Some(&attempt.request),
-        response: attempt.response.as_deref(),
+        request: Some(attempt.request.clone()),
+        response: attempt.response.clone(),
         elapsed: Some(attempt.elapsed),
+        ..Change::default()
     }
+}
+
+/// Why an order must not be sent now, if it must not: the kill switch is on. Checked
+/// at the moment of each send, so that after an operator halts, nothing further leaves.
+fn refuse_to_send(halt: Option<&Halt>) -> Option<String> {
+    halt.map(|halt| {
+        format!(
+            "trading halted before it was sent ({}): never sent",
+            halt.reason
+        )
+    })
 }
 
 impl Executor {
@@ -50,20 +63,14 @@ impl Executor {
     /// reconciles it), or its deadline passes.
     pub(super) async fn send(&self, order: OrderRecord) {
         let id = order.client_order_id;
-        let order_created_at = order.created_at;
         let request = match self.request_for(&order).await {
             Ok(request) => request,
             Err(problem) => {
-                let cause = format!("cannot be sent: {problem}");
                 let change = Change {
-                    event: NewEvent {
-                        cause: &cause,
-                        ..NewEvent::default()
-                    },
-                    error: Some(&problem),
-                    ..Change::default()
+                    error: Some(problem.clone()),
+                    ..Change::because(format!("cannot be sent: {problem}"))
                 };
-                self.record(id, OrderStatus::Failed, &change, Effect::None)
+                self.record(id, OrderStatus::Failed, change, Effect::None)
                     .await;
                 return;
             }
@@ -78,7 +85,12 @@ impl Executor {
                 .await;
                 return;
             }
+            if let Some(why) = refuse_to_send(self.inner.store.halted().as_ref()) {
+                self.expire(&request, &why).await;
+                return;
+            }
             attempt_no += 1;
+            self.inner.tracker.attempting(id);
             let attempt = self.inner.exchange.add_order(&request).await;
             let millis = attempt.elapsed.as_millis();
             self.inner
@@ -93,21 +105,17 @@ impl Executor {
                         OrderStatus::Placed
                     };
                     let change = Change {
-                        event: attempt_event(&cause, &attempt),
-                        txid: Some(txid),
-                        ..Change::default()
+                        txid: Some(txid.clone()),
+                        ..attempt_change(cause, &attempt)
                     };
-                    self.record(id, to, &change, Effect::Reset).await;
+                    self.record(id, to, change, Effect::Reset).await;
                     return;
                 }
                 AttemptOutcome::Validated => {
                     let cause =
                         format!("validated by the exchange (attempt {attempt_no}, {millis} ms)");
-                    let change = Change {
-                        event: attempt_event(&cause, &attempt),
-                        ..Change::default()
-                    };
-                    self.record(id, OrderStatus::Validated, &change, Effect::Reset)
+                    let change = attempt_change(cause, &attempt);
+                    self.record(id, OrderStatus::Validated, change, Effect::Reset)
                         .await;
                     return;
                 }
@@ -123,11 +131,10 @@ impl Executor {
                         ),
                     };
                     let change = Change {
-                        event: attempt_event(&cause, &attempt),
-                        error: Some(error),
-                        ..Change::default()
+                        error: Some(error.clone()),
+                        ..attempt_change(cause, &attempt)
                     };
-                    self.record(id, to, &change, Effect::Failure).await;
+                    self.record(id, to, change, Effect::Failure).await;
                     return;
                 }
                 AttemptOutcome::RetryLater { error, retry_after } => {
@@ -137,7 +144,7 @@ impl Executor {
                         pause.as_millis()
                     );
                     if !self
-                        .pause_before_retry(&request, &cause, &attempt, pause)
+                        .pause_before_retry(&request, cause, &attempt, pause)
                         .await
                     {
                         return;
@@ -148,7 +155,7 @@ impl Executor {
                     let cause =
                         format!("not sent ({reason}); retrying in {} ms", pause.as_millis());
                     if !self
-                        .pause_before_retry(&request, &cause, &attempt, pause)
+                        .pause_before_retry(&request, cause, &attempt, pause)
                         .await
                     {
                         return;
@@ -156,16 +163,12 @@ impl Executor {
                 }
                 AttemptOutcome::Ambiguous { reason } => {
                     let cause = format!("outcome unknown ({reason}); looking the order up");
-                    let change = Change {
-                        event: attempt_event(&cause, &attempt),
-                        ..Change::default()
-                    };
-                    if self
-                        .record(id, OrderStatus::Unknown, &change, Effect::Failure)
+                    let change = attempt_change(cause, &attempt);
+                    if let Some(record) = self
+                        .record(id, OrderStatus::Unknown, change, Effect::Failure)
                         .await
-                        .is_some()
                     {
-                        self.reconcile(&request, order_created_at).await;
+                        self.reconcile(&request, &record).await;
                     }
                     return;
                 }
@@ -174,55 +177,50 @@ impl Executor {
     }
 
     /// Records a retryable attempt and sleeps; false when the order expired instead
-    /// because the pause would cross its deadline.
+    /// because the pause would cross its deadline. Such an expiry counts toward the
+    /// circuit breaker only when the exchange itself refused: a wait imposed by our own
+    /// rate model (an attempt without any exchange answer) is not an exchange failure.
     async fn pause_before_retry(
         &self,
         request: &OrderRequest,
-        cause: &str,
+        cause: String,
         attempt: &Attempt,
         pause: Duration,
     ) -> bool {
-        let change = Change {
-            event: attempt_event(cause, attempt),
-            ..Change::default()
-        };
         // A pause beyond what time can represent (an absurd `Throttled` timestamp)
         // crosses any deadline.
         let resume_at = chrono::Duration::from_std(pause)
             .ok()
             .and_then(|pause| self.now().checked_add_signed(pause));
+        let id = request.client_order_id;
         if resume_at.is_none_or(|at| at >= request.deadline) {
             let cause =
                 format!("{cause}; but that is past the deadline: never accepted by the exchange");
             let change = Change {
-                event: attempt_event(&cause, attempt),
-                error: attempt_error(attempt),
-                ..Change::default()
+                error: attempt_error(attempt).map(str::to_owned),
+                ..attempt_change(cause, attempt)
             };
-            self.record(
-                request.client_order_id,
-                OrderStatus::Expired,
-                &change,
-                Effect::Failure,
-            )
-            .await;
+            let refused_by_exchange = matches!(attempt.outcome, AttemptOutcome::RetryLater { .. })
+                && attempt.response.is_some();
+            let effect = if refused_by_exchange {
+                Effect::Failure
+            } else {
+                Effect::None
+            };
+            self.record(id, OrderStatus::Expired, change, effect).await;
             return false;
         }
-        self.record(
-            request.client_order_id,
-            OrderStatus::Pending,
-            &change,
-            Effect::None,
-        )
-        .await;
+        let change = attempt_change(cause, attempt);
+        self.record(id, OrderStatus::Pending, change, Effect::None)
+            .await;
         tokio::time::sleep(pause).await;
         true
     }
 
-    /// Readies an order that waited for start-up recovery, before its first send:
-    /// renewed (recorded before the send, so a crash cannot lose the new deadline)
-    /// or, too old to send, `expired`.
-    pub(super) async fn renew_after_recovery(&self, order: OrderRecord) -> Option<OrderRecord> {
+    /// Readies an order that waited before its first send (for start-up recovery, or
+    /// stranded): renewed (recorded before the send, so a crash cannot lose the new
+    /// deadline) or, too old to send, `expired`.
+    pub(super) async fn renew_after_wait(&self, order: OrderRecord) -> Option<OrderRecord> {
         let id = order.client_order_id;
         let offset = self.inner.config.deadline();
         let (to, deadline, cause) = match after_recovery_wait(self.now(), order.created_at, offset)
@@ -230,46 +228,36 @@ impl Executor {
             AfterWait::TooOld => (
                 OrderStatus::Expired,
                 None,
-                "held while start-up recovery settled earlier orders; \
+                "held before its first send (start-up recovery, or stranded); \
                      now too old to send: never sent",
             ),
             AfterWait::Renew { deadline } => (
                 OrderStatus::Pending,
                 Some(deadline),
-                "held while start-up recovery settled earlier orders; \
+                "held before its first send (start-up recovery, or stranded); \
                      sending now with a new deadline",
             ),
         };
-        let detail = deadline.map(|d| json!({"deadline": d.to_rfc3339()}));
         let change = Change {
-            event: NewEvent {
-                cause,
-                request: detail.as_ref(),
-                ..NewEvent::default()
-            },
+            request: deadline.map(|d| json!({"deadline": d.to_rfc3339()})),
             deadline,
-            ..Change::default()
+            ..Change::because(cause)
         };
-        let record = self.record(id, to, &change, Effect::None).await?;
+        let record = self.record(id, to, change, Effect::None).await?;
         (record.status == OrderStatus::Pending).then_some(record)
     }
 
     /// Marks an order that never reached the exchange as expired. Not an exchange
     /// failure: the exchange was never asked.
     pub(super) async fn expire(&self, request: &OrderRequest, cause: &str) {
-        let detail = json!({"deadline": request.deadline.to_rfc3339()});
         let change = Change {
-            event: NewEvent {
-                cause,
-                request: Some(&detail),
-                ..NewEvent::default()
-            },
-            ..Change::default()
+            request: Some(json!({"deadline": request.deadline.to_rfc3339()})),
+            ..Change::because(cause)
         };
         self.record(
             request.client_order_id,
             OrderStatus::Expired,
-            &change,
+            change,
             Effect::None,
         )
         .await;
@@ -344,6 +332,20 @@ mod tests {
                 "after {waited} s"
             );
         }
+    }
+
+    #[test]
+    fn a_halt_refuses_every_send_and_says_why() {
+        assert_eq!(refuse_to_send(None), None);
+        let halt = Halt {
+            reason: "admin: maintenance".into(),
+            since: Utc::now(),
+        };
+        let why = refuse_to_send(Some(&halt)).unwrap();
+        assert!(
+            why.contains("admin: maintenance") && why.contains("never sent"),
+            "{why}"
+        );
     }
 
     #[test]

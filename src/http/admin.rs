@@ -40,8 +40,8 @@ pub struct HaltRequest {
 
 async fn status(app: &AppState) -> Result<AdminStatus, ApiError> {
     let mut conn = app.store.reader().acquire().await?;
-    let halt = control::is_halted(&mut conn).await?;
     let failures = control::consecutive_failures(&mut conn).await?;
+    let halt = app.store.halted();
     app.metrics.set_halted(halt.is_some());
     Ok(AdminStatus {
         halted: halt.is_some(),
@@ -76,9 +76,7 @@ pub async fn halt(State(app): State<AppState>, body: Bytes) -> Result<Json<Admin
             .as_deref()
             .unwrap_or("halted by the operator")
     );
-    let mut tx = app.store.begin_write().await?;
-    let newly = control::halt(&mut tx, &reason, app.clock.now()).await?;
-    tx.commit().await?;
+    let newly = app.store.halt(&reason).await?;
     if newly {
         tracing::warn!(%reason, "trading halted");
     }
@@ -89,9 +87,7 @@ pub async fn halt(State(app): State<AppState>, body: Bytes) -> Result<Json<Admin
     responses((status = 200, body = AdminStatus), (status = 401, body = ErrorBody)))]
 /// `POST /v1/admin/resume`: accept signals again (and reset the circuit breaker).
 pub async fn resume(State(app): State<AppState>) -> Result<Json<AdminStatus>, ApiError> {
-    let mut tx = app.store.begin_write().await?;
-    let was_halted = control::resume(&mut tx, app.clock.now()).await?;
-    tx.commit().await?;
+    let was_halted = app.store.resume().await?;
     if was_halted {
         tracing::warn!("trading resumed by the operator");
     }

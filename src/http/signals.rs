@@ -121,13 +121,13 @@ async fn receive(
     let accepted = app.intake.accept(source, &signal, id).await?;
     match accepted {
         Accepted::New(record) => {
-            let updates = app.executor.subscribe();
-            app.executor.dispatch(record.clone());
+            // The writer has already handed the order to the executor.
+            let updates = app.store.subscribe();
             let record = settle(app, record, updates, wait).await?;
             Ok((StatusCode::ACCEPTED, Json(record)).into_response())
         }
         Accepted::Replay(record) => {
-            let updates = app.executor.subscribe();
+            let updates = app.store.subscribe();
             let record = settle(app, record, updates, wait).await?;
             let mut response = (StatusCode::OK, Json(record)).into_response();
             response

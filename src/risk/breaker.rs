@@ -43,9 +43,15 @@ pub fn effect(outcome: &AttemptOutcome) -> Effect {
 /// `risk.max_consecutive_exchange_failures` is set and the count has reached it. With
 /// the setting absent the breaker never trips.
 pub fn should_trip(consecutive_failures: u32, config: &RiskConfig) -> bool {
-    config
-        .max_consecutive_exchange_failures
-        .is_some_and(|limit| consecutive_failures >= limit)
+    trips(
+        consecutive_failures,
+        config.max_consecutive_exchange_failures,
+    )
+}
+
+/// [`should_trip`] with the limit alone (`None`: the breaker never trips).
+pub fn trips(consecutive_failures: u32, limit: Option<u32>) -> bool {
+    limit.is_some_and(|limit| consecutive_failures >= limit)
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ async fn get(conn: &mut SqliteConnection, name: &str) -> Result<Option<String>, 
 }
 
 /// Whether trading is halted, with why and since when. Cheap (one primary-key read);
-/// [`crate::risk::state::load`] calls it for every signal.
+/// the writer loads it with the risk state.
 pub async fn is_halted(conn: &mut SqliteConnection) -> Result<Option<Halt>, sqlx::Error> {
     let Some(text) = get(conn, HALTED).await? else {
         return Ok(None);

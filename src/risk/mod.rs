@@ -3,13 +3,14 @@
 //!
 //! # How it is used
 //!
-//! 1. Before the write transaction, with the network: [`market::MarketData::gather`]
-//!    returns a [`MarketView`] (pair metadata, last price, balance; all cached).
-//! 2. Inside the one `BEGIN IMMEDIATE` transaction that also claims the client order
-//!    ID: [`state::load`] reads the [`RiskState`] (kill switch, rolling windows, daily
-//!    notional, recent buys), then [`evaluate`] decides. The verdict is stored in the
-//!    same transaction (`pending` or `rejected` with its reasons), so concurrent
-//!    signals are judged one after the other against each other's records.
+//! 1. Before the claim, with the network: [`market::MarketData::gather`] returns a
+//!    [`MarketView`] (pair metadata, last price, balance; all cached).
+//! 2. Inside the store's single writer, in the batch that also records the claim:
+//!    [`ledger::RiskLedger::state_for`] gives the [`RiskState`] (kill switch, rolling
+//!    windows, daily notional, recent buys) from memory, then [`evaluate`] decides.
+//!    The verdict is stored in the same transaction (`pending` or `rejected` with its
+//!    reasons) and applied to the ledger at once, so concurrent signals are judged one
+//!    after the other against each other's records.
 //!
 //! [`evaluate`] is synchronous and does no I/O: it can run under the write lock and is
 //! tested exhaustively with plain values. It reports *every* failing rule, not just the
@@ -21,14 +22,18 @@
 //! - [`resolve`]: volume and price rounding, `quote_volume` conversion, valuation.
 //! - [`rules`]: one small named rule per file.
 //! - [`breaker`]: the circuit breaker's pure decision.
-//! - [`market`], [`state`], [`control`]: gathering the inputs; the kill switch.
+//! - [`market`], [`ledger`], [`control`]: gathering the inputs (the ledger is the
+//!   state in memory; `state` is its SQL definition, kept as the tests' oracle); the
+//!   kill switch.
 
 pub mod breaker;
 pub mod control;
+pub mod ledger;
 pub mod market;
 pub mod resolve;
 pub mod rules;
-pub mod state;
+#[cfg(test)]
+pub(crate) mod state;
 pub mod view;
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! Reading the [`RiskState`] from the database, inside the caller's write transaction
-//! (`BEGIN IMMEDIATE`), so that what one signal sees includes every order committed
-//! before it and none can slip in between the check and the record.
+//! The [`RiskState`] as SQL over the orders table: the definition the in-memory
+//! [`super::ledger::RiskLedger`] must always agree with. Compiled for tests only, where
+//! it is the oracle of the ledger's property test.
 //!
 //! What counts (statuses of SPEC §4):
 //!
@@ -21,51 +21,9 @@ use rust_decimal::Decimal;
 use sqlx::SqliteConnection;
 
 use super::control;
-use super::view::{MarketView, RiskState};
-use crate::signal::Signal;
+use super::view::RiskState;
 
-/// Length of the order-rate window.
-pub const RATE_WINDOW_SECS: i64 = 60;
-/// Orders confirmed up to this long *before* the balance read still count as bought
-/// since: Kraken's balance can lag a fill by a moment, and counting one twice for a few
-/// seconds only errs on the safe side.
-pub const BALANCE_LAG_SECS: i64 = 10;
-
-/// What to read the state for.
-#[derive(Debug, Clone)]
-pub struct StateQuery<'a> {
-    /// The pair's altname as stored in `orders.pair` (the signal's name if unknown).
-    pub pair: &'a str,
-    /// The source's name as stored in `orders.source`.
-    pub source: &'a str,
-    /// Altnames of every pair with the same base asset, for the position.
-    pub base_pairs: &'a [String],
-    /// When the balance was read; `None` skips the position query.
-    pub balance_at: Option<DateTime<Utc>>,
-    /// Now, read after the write lock was taken.
-    pub now: DateTime<Utc>,
-}
-
-impl<'a> StateQuery<'a> {
-    /// The query for `signal` from `source`, given the market gathered for it.
-    pub fn new(
-        source: &'a str,
-        signal: &'a Signal,
-        market: &'a MarketView,
-        now: DateTime<Utc>,
-    ) -> Self {
-        StateQuery {
-            pair: market
-                .pair
-                .as_ref()
-                .map_or(signal.pair.as_str(), |p| p.altname.as_str()),
-            source,
-            base_pairs: &market.same_base_pairs,
-            balance_at: market.balance.map(|b| b.at),
-            now,
-        }
-    }
-}
+pub use super::ledger::{start_of_day, StateQuery, BALANCE_LAG_SECS, RATE_WINDOW_SECS};
 
 /// Reads everything the rules need from the database. Run it on the connection of the
 /// write transaction that will record the verdict (`&mut *tx`).
@@ -111,11 +69,6 @@ async fn window_counts(
     .fetch_one(conn)
     .await?;
     Ok((saturate(all), saturate(pair), saturate(source)))
-}
-
-/// Start of the UTC day of `now`.
-pub fn start_of_day(now: DateTime<Utc>) -> DateTime<Utc> {
-    now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 fn parse(column: &str, text: &str) -> Result<Decimal, sqlx::Error> {

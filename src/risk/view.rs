@@ -1,7 +1,7 @@
 //! The two inputs of the risk rules besides the signal and the config, as plain values:
-//! [`MarketView`] (gathered from the exchange *before* the write transaction, because
-//! it needs the network) and [`RiskState`] (read from the database *inside* it, so
-//! concurrent signals see each other's accepted orders).
+//! [`MarketView`] (gathered from the exchange *before* the claim, because it needs the
+//! network) and [`RiskState`] (from the writer's in-memory ledger, *inside* the batch
+//! that records the claim, so concurrent signals see each other's accepted orders).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -57,8 +57,9 @@ pub struct Halt {
     pub since: DateTime<Utc>,
 }
 
-/// Risk state derived from the database inside the write transaction (see
-/// [`crate::risk::state::load`]). It survives restarts because it *is* the database.
+/// The risk state one signal is judged against, as the store's writer holds it in
+/// memory ([`crate::risk::ledger::RiskLedger`]), loaded from and kept equal to the
+/// database, so it survives restarts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RiskState {
     /// `Some` while the kill switch is on.
@@ -73,6 +74,6 @@ pub struct RiskState {
     /// `rejected`, `failed` and `expired`.
     pub daily_notional: Decimal,
     /// Base amount this service bought of the pair's base asset that the balance read
-    /// may not reflect yet (see `state::load` for exactly which orders count).
+    /// may not reflect yet (see [`crate::risk::ledger`] for exactly which orders count).
     pub bought_since_balance: Decimal,
 }

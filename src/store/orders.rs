@@ -38,6 +38,9 @@ pub struct OrderRecord {
     pub reasons: serde_json::Value,
     pub userref: Option<i64>,
     pub deadline: Option<DateTime<Utc>>,
+    /// How often the order was resent after being proven never accepted (at most once).
+    #[serde(skip)]
+    pub resends: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The validated signal as received.
@@ -66,6 +69,7 @@ struct OrderRow {
     content_hash: String,
     userref: Option<i64>,
     deadline_at: Option<i64>,
+    resends: i64,
     created_at: i64,
     updated_at: i64,
 }
@@ -108,6 +112,7 @@ impl TryFrom<OrderRow> for OrderRecord {
             content_hash: row.content_hash,
             userref: row.userref,
             deadline: row.deadline_at.map(from_millis),
+            resends: row.resends,
             created_at: from_millis(row.created_at),
             updated_at: from_millis(row.updated_at),
         })
@@ -133,14 +138,44 @@ pub struct NewOrder<'a> {
     pub deadline: Option<DateTime<Utc>>,
 }
 
-/// A status change and what caused it.
+/// A status change and what caused it: the audit event it appends, and the fields it
+/// sets. Owned, so it can travel to the writer task.
 #[derive(Debug, Clone, Default)]
-pub struct Change<'a> {
-    pub event: NewEvent<'a>,
-    pub txid: Option<&'a str>,
-    pub error: Option<&'a str>,
-    /// A new deadline (when an order is resent).
+pub struct Change {
+    /// Why the status changed, for a human.
+    pub cause: String,
+    /// The request as sent to the exchange (never a key, secret or signature).
+    pub request: Option<serde_json::Value>,
+    /// The exchange's raw answer.
+    pub response: Option<String>,
+    /// How long the exchange call took.
+    pub elapsed: Option<std::time::Duration>,
+    pub txid: Option<String>,
+    pub error: Option<String>,
+    /// A new deadline (when an order is renewed or resent).
     pub deadline: Option<DateTime<Utc>>,
+    /// This change resends an order proven never accepted (counted in `resends`).
+    pub resend: bool,
+}
+
+impl Change {
+    /// A change with only a cause.
+    pub fn because(cause: impl Into<String>) -> Self {
+        Change {
+            cause: cause.into(),
+            ..Change::default()
+        }
+    }
+
+    /// The audit event this change appends.
+    pub fn event(&self) -> NewEvent<'_> {
+        NewEvent {
+            cause: &self.cause,
+            request: self.request.as_ref(),
+            response: self.response.as_deref(),
+            elapsed: self.elapsed,
+        }
+    }
 }
 
 /// Why a status change was not applied.
@@ -162,7 +197,7 @@ impl From<sqlx::Error> for ChangeError {
 
 const COLUMNS: &str = "id, client_order_id, source, strategy, pair, side, order_type, volume, \
      price, notional, status, txid, error, reasons, signal, content_hash, userref, deadline_at, \
-     created_at, updated_at";
+     resends, created_at, updated_at";
 
 /// The order with this client order ID, read inside the caller's transaction.
 pub async fn find(
@@ -187,19 +222,21 @@ pub async fn get(
     find(&mut conn, client_order_id).await
 }
 
-/// Inserts a claim and its first event, inside the caller's transaction.
+/// Inserts a claim and its first event, inside the caller's transaction; `None` when
+/// the client order ID is already taken (nothing is written then).
 pub async fn insert(
     conn: &mut SqliteConnection,
     new: &NewOrder<'_>,
     cause: &str,
     now: DateTime<Utc>,
-) -> Result<OrderRecord, StoreError> {
+) -> Result<Option<OrderRecord>, StoreError> {
     let signal = serde_json::to_string(new.signal).map_err(|e| corrupt("signal", e))?;
-    let row: OrderRow = sqlx::query_as(&format!(
+    let row: Option<OrderRow> = sqlx::query_as(&format!(
         "INSERT INTO orders (client_order_id, source, strategy, pair, side, order_type, volume,
              price, notional, status, reasons, signal, content_hash, userref, deadline_at,
              created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (client_order_id) DO NOTHING
          RETURNING {COLUMNS}"
     ))
     .bind(new.client_order_id.to_string())
@@ -219,45 +256,51 @@ pub async fn insert(
     .bind(new.deadline.map(to_millis))
     .bind(to_millis(now))
     .bind(to_millis(now))
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
     let record = OrderRecord::try_from(row)?;
     let event = NewEvent {
         cause,
         ..NewEvent::default()
     };
     events::append(conn, record.id, record.status, &event, now).await?;
-    Ok(record)
+    Ok(Some(record))
 }
 
 /// Moves an order to `to` (checked by [`transition`]) and appends the event, inside the
-/// caller's transaction. Moving to the same non-final status records an event only.
+/// caller's transaction; returns the status it had and the new record. Moving to the
+/// same non-final status records an event only. Nothing is written when the change is
+/// refused.
 pub async fn change_status(
     conn: &mut SqliteConnection,
     client_order_id: Uuid,
     to: OrderStatus,
-    change: &Change<'_>,
+    change: &Change,
     now: DateTime<Utc>,
-) -> Result<OrderRecord, ChangeError> {
+) -> Result<(OrderStatus, OrderRecord), ChangeError> {
     let current = find(conn, client_order_id)
         .await?
         .ok_or(ChangeError::NotFound(client_order_id))?;
     transition(current.status, to)?;
     let row: OrderRow = sqlx::query_as(&format!(
         "UPDATE orders SET status = ?, txid = COALESCE(?, txid), error = COALESCE(?, error),
-             deadline_at = COALESCE(?, deadline_at), updated_at = ?
+             deadline_at = COALESCE(?, deadline_at), resends = resends + ?, updated_at = ?
          WHERE id = ? RETURNING {COLUMNS}"
     ))
     .bind(to.as_str())
-    .bind(change.txid)
-    .bind(change.error)
+    .bind(change.txid.as_deref())
+    .bind(change.error.as_deref())
     .bind(change.deadline.map(to_millis))
+    .bind(i64::from(change.resend))
     .bind(to_millis(now))
     .bind(current.id)
     .fetch_one(&mut *conn)
     .await?;
-    events::append(conn, current.id, to, &change.event, now).await?;
-    Ok(OrderRecord::try_from(row)?)
+    events::append(conn, current.id, to, &change.event(), now).await?;
+    Ok((current.status, OrderRecord::try_from(row)?))
 }
 
 /// Every order that is not final, oldest first: the work of crash recovery.
@@ -265,6 +308,22 @@ pub async fn unsettled(reader: &SqlitePool) -> Result<Vec<OrderRecord>, StoreErr
     let rows: Vec<OrderRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM orders WHERE status IN ('pending', 'unknown') ORDER BY id"
     ))
+    .fetch_all(reader)
+    .await?;
+    rows.into_iter().map(OrderRecord::try_from).collect()
+}
+
+/// Orders `pending` or `unknown` last changed before `before`, oldest first: what the
+/// sweeper looks at.
+pub async fn unsettled_before(
+    reader: &SqlitePool,
+    before: DateTime<Utc>,
+) -> Result<Vec<OrderRecord>, StoreError> {
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM orders
+         WHERE status IN ('pending', 'unknown') AND updated_at < ? ORDER BY id"
+    ))
+    .bind(to_millis(before))
     .fetch_all(reader)
     .await?;
     rows.into_iter().map(OrderRecord::try_from).collect()

@@ -2,24 +2,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{from_millis, to_millis, Store, StoreError};
+use super::{from_millis, Store, StoreError};
 use crate::pairs::{PairInfo, PairTable};
 
-/// Replaces the cached table.
+/// Replaces the cached table (through the writer).
 pub async fn save(store: &Store, table: &PairTable, at: DateTime<Utc>) -> Result<(), StoreError> {
     let pairs: Vec<&PairInfo> = table.iter().collect();
     let json = serde_json::to_string(&pairs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let mut tx = store.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO pair_cache (id, pairs, fetched_at) VALUES (1, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET pairs = excluded.pairs, fetched_at = excluded.fetched_at",
-    )
-    .bind(json)
-    .bind(to_millis(at))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    store.save_pairs(json, at).await
 }
 
 /// The cached table and when it was fetched, if one was ever saved.

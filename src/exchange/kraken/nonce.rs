@@ -122,15 +122,13 @@ impl NonceStore for SqliteNonceStore {
     async fn save(&self, key_id: &str, high_water: u64) -> Result<(), NonceError> {
         let value = i64::try_from(high_water)
             .map_err(|_| NonceError(format!("nonce {high_water} does not fit SQLite")))?;
-        let query = sqlx::query(SAVE).bind(key_id).bind(value);
         match &self.db {
             Db::Pool(pool) => {
+                let query = sqlx::query(SAVE).bind(key_id).bind(value);
                 query.execute(pool).await.map_err(db_error)?;
             }
             Db::Store(store) => {
-                let mut tx = store.begin_write().await.map_err(db_error)?;
-                query.execute(&mut *tx).await.map_err(db_error)?;
-                tx.commit().await.map_err(db_error)?;
+                store.save_nonce(key_id, value).await.map_err(db_error)?;
             }
         }
         Ok(())

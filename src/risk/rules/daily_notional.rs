@@ -1,6 +1,6 @@
 //! Daily notional: today's (UTC) accepted notional plus this order's may not exceed
 //! `risk.max_daily_notional`, in quote currency. Orders that `failed` or `expired`
-//! never traded and do not count (see [`crate::risk::state`]).
+//! never traded and do not count (see [`crate::risk::ledger`]).
 //!
 //! The limit is one number across pairs: the operator is expected to trade pairs
 //! quoted in one currency, as the notional is not converted between quote currencies.

@@ -3,7 +3,7 @@
 //! source's own `max_orders_per_minute`. A runaway strategy is stopped within a minute.
 //!
 //! Counts come from the database inside the write transaction (see
-//! [`crate::risk::state`]): every order not `rejected` counts, including those that
+//! [`crate::risk::ledger`]): every order not `rejected` counts, including those that
 //! later failed or expired, because each was an attempt on the exchange.
 
 use super::Input;
