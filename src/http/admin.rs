@@ -12,6 +12,7 @@ use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::config::Mode;
 use crate::risk::{control, Halt};
+use crate::store::orders;
 
 /// The service's trading state.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -26,8 +27,12 @@ pub struct AdminStatus {
     /// `paper`, `validate` or `live`.
     #[schema(value_type = String)]
     pub mode: Mode,
-    /// Whether start-up recovery has settled every order of the previous run.
+    /// Whether start-up recovery has settled every order of the previous run (or
+    /// given up waiting for those it cannot settle yet).
     pub recovered: bool,
+    /// Orders not settled yet (`pending` or `unknown`): being sent, or looked up
+    /// because their outcome is ambiguous. One that stays here is worth a look.
+    pub unsettled_orders: u64,
 }
 
 /// The optional body of `POST /v1/admin/halt`.
@@ -42,6 +47,7 @@ async fn status(app: &AppState) -> Result<AdminStatus, ApiError> {
     let mut conn = app.store.reader().acquire().await?;
     let failures = control::consecutive_failures(&mut conn).await?;
     let halt = app.store.halted();
+    let unsettled_orders = orders::count_unsettled(app.store.reader()).await?;
     app.metrics.set_halted(halt.is_some());
     Ok(AdminStatus {
         halted: halt.is_some(),
@@ -49,6 +55,7 @@ async fn status(app: &AppState) -> Result<AdminStatus, ApiError> {
         consecutive_exchange_failures: failures,
         mode: app.config.exchange.mode,
         recovered: app.executor.is_recovered(),
+        unsettled_orders,
     })
 }
 

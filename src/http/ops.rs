@@ -26,10 +26,18 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let reason = if !database {
+        Some("the database does not take writes or is not fully migrated")
+    } else if !recovered {
+        Some("start-up recovery is settling the orders the previous run left unsettled")
+    } else {
+        None
+    };
     let body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
         "database": database,
         "recovered": recovered,
+        "reason": reason,
     });
     (status, Json(body))
 }

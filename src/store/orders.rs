@@ -313,6 +313,15 @@ pub async fn unsettled(reader: &SqlitePool) -> Result<Vec<OrderRecord>, StoreErr
     rows.into_iter().map(OrderRecord::try_from).collect()
 }
 
+/// How many orders are `pending` or `unknown`.
+pub async fn count_unsettled(reader: &SqlitePool) -> Result<u64, StoreError> {
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status IN ('pending', 'unknown')")
+            .fetch_one(reader)
+            .await?;
+    Ok(u64::try_from(count).unwrap_or_default())
+}
+
 /// Orders `pending` or `unknown` last changed before `before`, oldest first: what the
 /// sweeper looks at.
 pub async fn unsettled_before(

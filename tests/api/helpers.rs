@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use tradehook::app::{App, Overrides};
 use tradehook::config::{AuthKind, Config, ExchangeConfig, SourceConfig};
 use tradehook::exchange::paper::PaperExchange;
+use tradehook::exchange::Exchange;
 use tradehook::ingress::standard_webhooks;
 use tradehook::pairs::PairTable;
 use tradehook::secret::Secret;
@@ -86,6 +87,19 @@ pub async fn spawn_app_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> Tes
         ..Overrides::default()
     };
     launch(dir, overrides, Some(paper), adjust).await
+}
+
+/// Starts the app on `exchange` (a scripted venue), on the database in `dir`.
+pub async fn spawn_app_on_in(
+    dir: TempDir,
+    exchange: Arc<dyn Exchange>,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    let overrides = Overrides {
+        exchange: Some(exchange),
+        ..Overrides::default()
+    };
+    launch(dir, overrides, None, adjust).await
 }
 
 /// Starts the app in validate or live mode against the Kraken that `exchange` names

@@ -9,8 +9,10 @@ mod headroom;
 mod helpers;
 mod idempotency;
 mod kraken;
+mod liveness;
 mod ops;
 mod risk;
+mod scripted;
 mod signals;
 #[path = "../support/mod.rs"]
 mod support;
