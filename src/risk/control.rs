@@ -109,6 +109,23 @@ pub async fn resume(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<b
     Ok(was_halted)
 }
 
+/// The stored value of the kill switch: on with `reason` since `at`, or off.
+pub fn halt_value(halt: Option<(&str, DateTime<Utc>)>, at: DateTime<Utc>) -> String {
+    let value = match halt {
+        Some((reason, since)) => HaltValue {
+            halted: true,
+            reason: reason.to_owned(),
+            at: since.timestamp_millis(),
+        },
+        None => HaltValue {
+            halted: false,
+            reason: String::new(),
+            at: at.timestamp_millis(),
+        },
+    };
+    json(&value)
+}
+
 /// Serialising this plain struct cannot fail; the fallback is still a halted value.
 fn json(value: &HaltValue) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| r#"{"halted":true}"#.to_owned())

@@ -2,18 +2,19 @@
 //! the writer inside its batch (see the `writer` module of [`crate::store`]).
 //!
 //! The verdict is taken against the writer's in-memory [`RiskLedger`], which already
-//! holds every decision committed or made earlier in the same batch, and the record is
-//! inserted with `ON CONFLICT DO NOTHING`: the first writer of a client order ID wins,
-//! and a repeat finds the winner's record.
+//! holds every decision committed or made earlier in the same batch. The first claim of
+//! a client order ID wins; a repeat (recorded before, or earlier in the batch) is
+//! answered with the winner's record.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use super::orders::{self, NewOrder, OrderRecord};
+use super::batch::{EventText, Plan};
+use super::orders::OrderRecord;
 use super::StoreError;
 use crate::config::Config;
 use crate::order::OrderStatus;
@@ -80,13 +81,48 @@ pub fn facts(record: &OrderRecord) -> OrderFacts<'_> {
     }
 }
 
-/// Judges and records `claim` inside the writer's transaction.
-pub async fn apply(
-    conn: &mut SqliteConnection,
+/// How a claim was decided, before the batch is written (row ids are not known yet).
+#[derive(Debug, Clone)]
+pub enum Planned {
+    /// Inserted as the n-th new order of the batch; `true` when approved.
+    Inserted(usize, bool),
+    /// Its ID was claimed earlier in the same batch, as the n-th new order.
+    Repeat(usize),
+    /// Its ID is already recorded.
+    Recorded(Box<OrderRecord>),
+}
+
+impl Planned {
+    /// The answer, once `plan` is written.
+    pub fn resolve(self, plan: &Plan, content_hash: &str) -> Accepted {
+        match self {
+            Planned::Inserted(index, true) => Accepted::New(plan.inserted(index).clone()),
+            Planned::Inserted(index, false) => Accepted::Refused(plan.inserted(index).clone()),
+            Planned::Repeat(index) => {
+                replay_or_conflict(plan.inserted(index).clone(), content_hash)
+            }
+            Planned::Recorded(existing) => replay_or_conflict(*existing, content_hash),
+        }
+    }
+}
+
+/// Judges `claim` against the ledger and adds its record to `plan`. `recorded` is the
+/// order already holding its client order ID, if any; `claimed` maps the IDs claimed
+/// earlier in this batch to their place in the plan. Pure: no I/O.
+pub fn plan(
+    plan: &mut Plan,
     ledger: &mut RiskLedger,
     claim: &Claim,
+    recorded: Option<&OrderRecord>,
+    claimed: &mut HashMap<Uuid, usize>,
     now: DateTime<Utc>,
-) -> Result<Accepted, StoreError> {
+) -> Result<Planned, StoreError> {
+    if let Some(existing) = recorded {
+        return Ok(Planned::Recorded(Box::new(existing.clone())));
+    }
+    if let Some(index) = claimed.get(&claim.client_order_id) {
+        return Ok(Planned::Repeat(*index));
+    }
     let source = claim
         .config
         .source(&claim.source)
@@ -98,55 +134,86 @@ pub async fn apply(
         .pair
         .as_ref()
         .map_or(signal.pair.as_str(), |p| p.altname.as_str());
-    let mut new = NewOrder {
+    let mut record = OrderRecord {
+        id: 0,
         client_order_id: claim.client_order_id,
-        source: &source.name,
-        signal,
-        content_hash: &claim.content_hash,
-        pair,
+        source: source.name.clone(),
+        strategy: signal.strategy.clone(),
+        pair: pair.to_owned(),
+        side: signal.side,
+        order_type: signal.order_type,
         volume: None,
         price: signal.price,
         notional: None,
         status: OrderStatus::Rejected,
+        txid: None,
+        error: None,
         reasons: serde_json::Value::Array(Vec::new()),
         userref: None,
         deadline: None,
+        resends: 0,
+        created_at: now,
+        updated_at: now,
+        signal: signal.clone(),
+        content_hash: claim.content_hash.clone(),
     };
     let cause = match &verdict {
         Verdict::Approved(order) => {
-            new.status = OrderStatus::Pending;
-            new.volume = Some(order.volume);
-            new.price = order.price;
-            new.notional = order.notional;
-            new.userref = order
+            record.status = OrderStatus::Pending;
+            record.volume = Some(order.volume);
+            record.price = order.price;
+            record.notional = order.notional;
+            record.userref = order
                 .close
                 .as_ref()
                 .map(|_| userref_for(claim.client_order_id));
-            new.deadline = now.checked_add_signed(claim.config.exchange.deadline());
+            record.deadline = now.checked_add_signed(claim.config.exchange.deadline());
             "accepted: passed risk checks, recorded before sending".to_owned()
         }
         Verdict::Refused { reasons } => {
-            new.reasons = serde_json::to_value(reasons).unwrap_or_default();
+            record.reasons = serde_json::to_value(reasons).unwrap_or_default();
             let rules: Vec<&str> = reasons.iter().map(|r| r.rule.as_str()).collect();
             format!("rejected by risk rules: {}", rules.join(", "))
         }
     };
-    match orders::insert(conn, &new, &cause, now).await? {
-        Some(record) => {
-            ledger.on_insert(&facts(&record), record.status);
-            Ok(if verdict.is_approved() {
-                Accepted::New(record)
-            } else {
-                Accepted::Refused(record)
-            })
-        }
-        None => {
-            let existing = orders::find(conn, claim.client_order_id)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt("a conflicting claim vanished".into()))?;
-            Ok(replay_or_conflict(existing, &claim.content_hash))
-        }
-    }
+    ledger.on_insert(&facts(&record), record.status);
+    let status = record.status;
+    let index = plan.insert(record);
+    plan.event_for_new(
+        index,
+        status,
+        EventText {
+            cause,
+            ..EventText::default()
+        },
+        now,
+    );
+    claimed.insert(claim.client_order_id, index);
+    Ok(Planned::Inserted(index, verdict.is_approved()))
+}
+
+/// One claim as a batch of its own, written on `conn` (no transaction): for tests of
+/// what the writer does.
+#[cfg(test)]
+pub(crate) async fn apply(
+    conn: &mut sqlx::SqliteConnection,
+    ledger: &mut RiskLedger,
+    claim: &Claim,
+    now: DateTime<Utc>,
+) -> Result<Accepted, StoreError> {
+    let known = super::batch::find_many(conn, &[claim.client_order_id]).await?;
+    let mut batch = Plan::default();
+    let recorded = known.get(&claim.client_order_id);
+    let planned = plan(
+        &mut batch,
+        ledger,
+        claim,
+        recorded,
+        &mut HashMap::new(),
+        now,
+    )?;
+    batch.write(conn, now).await?;
+    Ok(planned.resolve(&batch, &claim.content_hash))
 }
 
 #[cfg(test)]

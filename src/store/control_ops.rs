@@ -4,39 +4,53 @@
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
+use super::batch::Plan;
 use super::StoreError;
 use crate::risk::ledger::RiskLedger;
 use crate::risk::{control, Halt};
 
-/// Halts trading; whether it was running. The ledger follows once written.
-pub async fn halt(
-    conn: &mut SqliteConnection,
-    ledger: Option<&mut RiskLedger>,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let newly = control::halt(conn, reason, now).await?;
-    if let (true, Some(ledger)) = (newly, ledger) {
-        ledger.set_halt(Some(Halt {
-            reason: reason.to_owned(),
-            since: now,
-        }));
+/// Halts trading in the plan and the ledger; whether it was running. A halt that is
+/// already on keeps its first reason and time: they say when trading really stopped.
+pub fn halt(plan: &mut Plan, ledger: &mut RiskLedger, reason: &str, now: DateTime<Utc>) -> bool {
+    if ledger.halt().is_some() {
+        return false;
     }
-    Ok(newly)
+    plan.halt_value = Some(control::halt_value(Some((reason, now)), now));
+    ledger.set_halt(Some(Halt {
+        reason: reason.to_owned(),
+        since: now,
+    }));
+    true
 }
 
-/// Resumes trading and resets the breaker; whether it was halted.
-pub async fn resume(
+/// Resumes trading and resets the breaker, in the plan and the ledger; whether it was
+/// halted.
+pub fn resume(plan: &mut Plan, ledger: &mut RiskLedger, now: DateTime<Utc>) -> bool {
+    let was_halted = ledger.halt().is_some();
+    plan.halt_value = Some(control::halt_value(None, now));
+    plan.failures = Some(0);
+    ledger.set_halt(None);
+    ledger.set_failures(0);
+    was_halted
+}
+
+/// Upserts one row of `control`.
+pub async fn put(
     conn: &mut SqliteConnection,
-    ledger: Option<&mut RiskLedger>,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let was_halted = control::resume(conn, now).await?;
-    if let Some(ledger) = ledger {
-        ledger.set_halt(None);
-        ledger.set_failures(0);
-    }
-    Ok(was_halted)
+    name: &str,
+    value: &str,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO control (name, value, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(name)
+    .bind(value)
+    .bind(at_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Raises the persisted nonce mark of `key_id` (never lowers it).

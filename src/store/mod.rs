@@ -11,6 +11,7 @@
 //! - [`claim`], [`transition`], `control_ops`: what one write does.
 //! - [`orders`], [`events`]: the tables' rows and queries; [`pair_cache`].
 
+mod batch;
 pub mod claim;
 mod control_ops;
 pub mod events;

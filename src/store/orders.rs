@@ -213,6 +213,27 @@ pub async fn find(
     row.map(OrderRecord::try_from).transpose()
 }
 
+/// The orders with these client order IDs (any not found are left out), read inside
+/// the caller's transaction.
+pub async fn find_by_ids(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<Vec<OrderRecord>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {COLUMNS} FROM orders WHERE client_order_id IN ("
+    ));
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id.to_string());
+    }
+    query.push(")");
+    let rows: Vec<OrderRow> = query.build_query_as().fetch_all(conn).await?;
+    rows.into_iter().map(OrderRecord::try_from).collect()
+}
+
 /// The order with this client order ID, from the read pool.
 pub async fn get(
     reader: &SqlitePool,

@@ -1,18 +1,19 @@
-//! A status change applied by the writer: the order's new status and its audit event,
-//! the circuit breaker's count, and — when the breaker trips — the halt, all in the
-//! batch's transaction; then the in-memory risk state follows.
+//! A status change planned by the writer: the order's new status and its audit event,
+//! the circuit breaker's count, and — when the breaker trips — the halt, all written
+//! with the batch; the in-memory risk state follows at once.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
+use super::batch::{EventText, Plan};
 use super::claim::facts;
-use super::events::{self, NewEvent};
-use super::orders::{self, Change, ChangeError, OrderRecord};
-use crate::order::OrderStatus;
+use super::control_ops;
+use super::orders::{Change, ChangeError, OrderRecord};
+use crate::order::{transition, OrderStatus};
 use crate::risk::breaker::{trips, Effect};
 use crate::risk::ledger::RiskLedger;
-use crate::risk::{control, Halt};
 
 /// A status change as the executor asks for it.
 #[derive(Debug, Clone)]
@@ -26,11 +27,13 @@ pub struct StatusChange {
     pub breaker_limit: Option<u32>,
 }
 
-/// Applies `status_change` inside the writer's transaction. The ledger is updated only
-/// once every statement has succeeded.
-pub async fn apply(
-    conn: &mut SqliteConnection,
+/// Applies `status_change` to `current` (the orders read for this batch, kept up to
+/// date as changes are planned), the ledger and the plan; returns the new record.
+/// Nothing is planned when the change is refused. Pure: no I/O.
+pub fn plan(
+    plan: &mut Plan,
     ledger: &mut RiskLedger,
+    current: &mut HashMap<Uuid, OrderRecord>,
     status_change: &StatusChange,
     now: DateTime<Utc>,
 ) -> Result<OrderRecord, ChangeError> {
@@ -41,41 +44,71 @@ pub async fn apply(
         effect,
         breaker_limit,
     } = status_change;
-    let (from, record) = orders::change_status(conn, *client_order_id, *to, change, now).await?;
-    let mut failures = None;
-    let mut tripped = None;
+    let order = current
+        .get_mut(client_order_id)
+        .ok_or(ChangeError::NotFound(*client_order_id))?;
+    let from = order.status;
+    transition(from, *to)?;
+    order.status = *to;
+    order.txid = change.txid.clone().or(order.txid.take());
+    order.error = change.error.clone().or(order.error.take());
+    order.deadline = change.deadline.or(order.deadline);
+    order.resends += i64::from(change.resend);
+    order.updated_at = now;
+    let record = order.clone();
+    plan.update(record.clone());
+    plan.event(record.id, *to, event_text(change), now);
+    ledger.on_change(&facts(&record), from, *to, now);
     match effect {
         Effect::None => {}
         Effect::Reset => {
-            control::reset_failures(conn, now).await?;
-            failures = Some(0);
+            ledger.set_failures(0);
+            plan.failures = Some(0);
         }
         Effect::Failure => {
-            let count = control::record_failure(conn, now).await?;
-            failures = Some(count);
-            if trips(count, *breaker_limit) && ledger.halt().is_none() {
+            let count = ledger.failures().saturating_add(1);
+            ledger.set_failures(count);
+            plan.failures = Some(count);
+            if trips(count, *breaker_limit) {
                 let reason = format!(
                     "circuit breaker: {count} consecutive exchange failures; last: {}",
                     change.cause
                 );
-                if control::halt(conn, &reason, now).await? {
-                    let event = NewEvent {
-                        cause: &reason,
-                        ..NewEvent::default()
-                    };
-                    events::append(conn, record.id, record.status, &event, now).await?;
+                if control_ops::halt(plan, ledger, &reason, now) {
                     tracing::error!(%reason, "trading halted");
-                    tripped = Some(Halt { reason, since: now });
+                    let text = EventText {
+                        cause: reason,
+                        ..EventText::default()
+                    };
+                    plan.event(record.id, record.status, text, now);
                 }
             }
         }
     }
-    ledger.on_change(&facts(&record), from, *to, now);
-    if let Some(count) = failures {
-        ledger.set_failures(count);
+    Ok(record)
+}
+
+fn event_text(change: &Change) -> EventText {
+    EventText {
+        cause: change.cause.clone(),
+        request: change.request.clone(),
+        response: change.response.clone(),
+        elapsed: change.elapsed,
     }
-    if tripped.is_some() {
-        ledger.set_halt(tripped);
-    }
+}
+
+/// One change as a batch of its own, written on `conn` (no transaction): for tests of
+/// what the writer does.
+#[cfg(test)]
+pub(crate) async fn apply(
+    conn: &mut sqlx::SqliteConnection,
+    ledger: &mut RiskLedger,
+    status_change: &StatusChange,
+    now: DateTime<Utc>,
+) -> Result<OrderRecord, ChangeError> {
+    let mut known = super::batch::find_many(conn, &[status_change.client_order_id]).await?;
+    let mut batch = Plan::default();
+    let record = plan(&mut batch, ledger, &mut known, status_change, now)?;
+    batch.write(conn, now).await?;
     Ok(record)
 }

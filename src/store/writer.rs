@@ -18,13 +18,15 @@
 //! This is the one seam in front of storage writes: a store with one active writer
 //! holding a lease (PostgreSQL) could replace this task without changing its callers.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use sqlx::SqliteConnection;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use uuid::Uuid;
 
-use super::claim::{self, Accepted, Claim};
+use super::batch::{self, Plan};
+use super::claim::{self, Accepted, Claim, Planned};
 use super::orders::{ChangeError, OrderRecord};
 use super::transition::{self, StatusChange};
 use super::{control_ops, StoreError};
@@ -121,21 +123,23 @@ impl WriterHandle {
 
 /// A command's answer, held until the batch is committed.
 enum Done {
-    Claim(Reply<Accepted>, Result<Accepted, StoreError>),
+    Claim(Reply<Accepted>, Result<Planned, StoreError>, String),
     Change(
         oneshot::Sender<Result<OrderRecord, ChangeError>>,
-        Result<OrderRecord, ChangeError>,
+        Box<Result<OrderRecord, ChangeError>>,
     ),
     Flag(Reply<bool>, Result<bool, StoreError>),
     Unit(Reply<()>, Result<(), StoreError>),
 }
 
 impl Done {
-    /// Answers the caller with the command's result.
-    fn answer(self) {
+    /// Answers the caller once `plan` is committed.
+    fn answer(self, plan: &Plan) {
         match self {
-            Done::Claim(reply, result) => drop(reply.send(result)),
-            Done::Change(reply, result) => drop(reply.send(result)),
+            Done::Claim(reply, result, hash) => {
+                drop(reply.send(result.map(|planned| planned.resolve(plan, &hash))))
+            }
+            Done::Change(reply, result) => drop(reply.send(*result)),
             Done::Flag(reply, result) => drop(reply.send(result)),
             Done::Unit(reply, result) => drop(reply.send(result)),
         }
@@ -145,7 +149,7 @@ impl Done {
     fn fail(self, why: &str) {
         let err = || StoreError::CommitFailed(why.to_owned());
         match self {
-            Done::Claim(reply, _) => drop(reply.send(Err(err()))),
+            Done::Claim(reply, _, _) => drop(reply.send(Err(err()))),
             Done::Change(reply, _) => drop(reply.send(Err(ChangeError::Store(err())))),
             Done::Flag(reply, _) => drop(reply.send(Err(err()))),
             Done::Unit(reply, _) => drop(reply.send(Err(err()))),
@@ -216,57 +220,51 @@ impl WriterTask {
         sqlx::query(sql).execute(&mut self.conn).await.map(|_| ())
     }
 
-    /// Keeps (`RELEASE`) or undoes (`ROLLBACK TO`, then `RELEASE`) one command's writes.
-    async fn end_savepoint(&mut self, keep: bool) -> Result<(), sqlx::Error> {
-        if !keep {
-            self.exec("ROLLBACK TO command").await?;
-        }
-        self.exec("RELEASE command").await
-    }
-
     async fn apply_batch(&mut self, writes: Vec<Write>) {
         if writes.is_empty() {
             return;
         }
-        if let Err(err) = self.exec("BEGIN IMMEDIATE").await {
-            tracing::error!(error = %err, "cannot start a write transaction");
-            for write in writes {
-                answer_unapplied(write, &err.to_string());
-            }
-            return;
-        }
+        // One instant per batch, at the database's precision, so every answer equals
+        // what a later read returns.
+        let now = super::from_millis(super::to_millis(self.clock.now()));
         let mut done = Vec::with_capacity(writes.len());
-        let mut effects = Effects::default();
-        for write in writes {
-            if let Err(err) = self.exec("SAVEPOINT command").await {
-                answer_unapplied(write, &err.to_string());
-                continue;
-            }
-            let (kept, answer) = self.apply(write, &mut effects).await;
-            if let Err(err) = self.end_savepoint(kept).await {
-                tracing::error!(error = %err, "cannot end a savepoint");
-            }
-            done.push(answer);
-        }
-        match self.exec("COMMIT").await {
+        let mut plan = Plan::default();
+        let result = self.plan_and_write(writes, &mut done, &mut plan, now).await;
+        let result = match result {
+            Ok(()) => self.exec("COMMIT").await.map_err(StoreError::from),
+            Err(err) => Err(err),
+        };
+        match result {
             Ok(()) => {
                 if let Some(ledger) = &self.ledger {
                     self.published
                         .halt
                         .send_if_modified(|halt| set_if_changed(halt, ledger.halt()));
                 }
-                done.into_iter().for_each(Done::answer);
-                for order in effects.new_orders {
-                    // Nobody takes them when no executor runs (tools, some tests);
-                    // start-up recovery sends what is left pending.
-                    let _ = self.new_orders.send(order);
+                let mut announce: Vec<(Uuid, OrderStatus)> = Vec::with_capacity(done.len());
+                for answer in &done {
+                    if let Done::Change(_, result) = answer {
+                        let Ok(record) = result.as_ref() else {
+                            continue;
+                        };
+                        announce.push((record.client_order_id, record.status));
+                    }
                 }
-                for update in effects.announce {
+                done.into_iter().for_each(|d| d.answer(&plan));
+                for order in plan.into_inserted() {
+                    announce.push((order.client_order_id, order.status));
+                    if order.status == OrderStatus::Pending {
+                        // Nobody takes them when no executor runs (tools, some tests);
+                        // start-up recovery sends what is left pending.
+                        let _ = self.new_orders.send(order);
+                    }
+                }
+                for update in announce {
                     let _ = self.published.updates.send(update);
                 }
             }
             Err(err) => {
-                tracing::error!(error = %err, "a batch failed to commit; nothing in it was kept");
+                tracing::error!(error = %err, "a batch failed; nothing in it was kept");
                 let _ = self.exec("ROLLBACK").await;
                 let why = err.to_string();
                 done.into_iter().for_each(|d| d.fail(&why));
@@ -277,81 +275,107 @@ impl WriterTask {
         }
     }
 
-    /// Applies one write inside the batch's transaction; whether its writes are kept,
-    /// and its answer.
-    async fn apply(&mut self, write: Write, effects: &mut Effects) -> (bool, Done) {
-        let now = self.clock.now();
+    /// Opens the transaction, reads what the batch needs, decides every write in
+    /// arrival order and writes the plan. The caller commits or rolls back.
+    async fn plan_and_write(
+        &mut self,
+        writes: Vec<Write>,
+        done: &mut Vec<Done>,
+        plan: &mut Plan,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let mut pending = writes.into_iter();
+        let started = async {
+            self.exec("BEGIN IMMEDIATE").await?;
+            self.ensure_ledger().await
+        }
+        .await;
+        if let Err(err) = started {
+            // Answered by the caller's rollback path: nothing was planned yet.
+            for write in pending.by_ref() {
+                done.push(unplanned(write));
+            }
+            return Err(err);
+        }
+        let writes: Vec<Write> = pending.collect();
+        let ids: Vec<Uuid> = writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::Claim(claim, _) => Some(claim.client_order_id),
+                Write::Change(change, _) => Some(change.client_order_id),
+                _ => None,
+            })
+            .collect();
+        let mut known = match batch::find_many(&mut self.conn, &ids).await {
+            Ok(known) => known,
+            Err(err) => {
+                done.extend(writes.into_iter().map(unplanned));
+                return Err(err);
+            }
+        };
+        let mut claimed = HashMap::new();
+        for write in writes {
+            let answer = self
+                .plan_one(write, plan, &mut known, &mut claimed, now)
+                .await;
+            done.push(answer);
+        }
+        plan.write(&mut self.conn, now).await
+    }
+
+    /// Decides one write into `plan`.
+    async fn plan_one(
+        &mut self,
+        write: Write,
+        plan: &mut Plan,
+        known: &mut HashMap<Uuid, OrderRecord>,
+        claimed: &mut HashMap<Uuid, usize>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Done {
+        let Some(ledger) = self.ledger.as_mut() else {
+            return unplanned(write);
+        };
         match write {
             Write::Claim(claim, reply) => {
-                let result = match self.ensure_ledger().await {
-                    Ok(()) => match self.ledger.as_mut() {
-                        Some(ledger) => claim::apply(&mut self.conn, ledger, &claim, now).await,
-                        None => Err(StoreError::CommitFailed("risk state unavailable".into())),
-                    },
-                    Err(err) => Err(err),
-                };
-                if let Ok(Accepted::New(record)) = &result {
-                    effects.new_orders.push(record.clone());
-                }
-                if let Ok(Accepted::New(record) | Accepted::Refused(record)) = &result {
-                    effects
-                        .announce
-                        .push((record.client_order_id, record.status));
-                }
-                (result.is_ok(), Done::Claim(reply, result))
+                let recorded = known.get(&claim.client_order_id);
+                let result = claim::plan(plan, ledger, &claim, recorded, claimed, now);
+                Done::Claim(reply, result, claim.content_hash)
             }
             Write::Change(change, reply) => {
-                let result = match self.ensure_ledger().await {
-                    Ok(()) => match self.ledger.as_mut() {
-                        Some(ledger) => {
-                            transition::apply(&mut self.conn, ledger, &change, now).await
-                        }
-                        None => Err(ChangeError::Store(StoreError::CommitFailed(
-                            "risk state unavailable".into(),
-                        ))),
-                    },
-                    Err(err) => Err(ChangeError::Store(err)),
-                };
-                if let Ok(record) = &result {
-                    effects
-                        .announce
-                        .push((record.client_order_id, record.status));
-                }
-                (result.is_ok(), Done::Change(reply, result))
+                let result = transition::plan(plan, ledger, known, &change, now);
+                Done::Change(reply, Box::new(result))
             }
             Write::Halt(reason, reply) => {
-                let ledger = self.ledger.as_mut();
-                let result = control_ops::halt(&mut self.conn, ledger, &reason, now).await;
-                (result.is_ok(), Done::Flag(reply, result))
+                Done::Flag(reply, Ok(control_ops::halt(plan, ledger, &reason, now)))
             }
-            Write::Resume(reply) => {
-                let ledger = self.ledger.as_mut();
-                let result = control_ops::resume(&mut self.conn, ledger, now).await;
-                (result.is_ok(), Done::Flag(reply, result))
-            }
+            Write::Resume(reply) => Done::Flag(reply, Ok(control_ops::resume(plan, ledger, now))),
             Write::SaveNonce(key_id, high_water, reply) => {
-                let result = control_ops::save_nonce(&mut self.conn, &key_id, high_water).await;
-                (result.is_ok(), Done::Unit(reply, result))
+                plan.save_nonce(key_id, high_water);
+                Done::Unit(reply, Ok(()))
             }
             Write::SavePairs(json, at, reply) => {
-                let result = control_ops::save_pairs(&mut self.conn, &json, at).await;
-                (result.is_ok(), Done::Unit(reply, result))
+                plan.save_pairs(json, at);
+                Done::Unit(reply, Ok(()))
             }
             Write::Probe(reply) => {
                 let result = control_ops::probe(&mut self.conn).await;
-                (result.is_ok(), Done::Unit(reply, result))
+                Done::Unit(reply, result)
             }
         }
     }
 }
 
-/// What a batch does once committed.
-#[derive(Default)]
-struct Effects {
-    /// Claims committed `pending`: handed to the executor.
-    new_orders: Vec<OrderRecord>,
-    /// Status changes: announced to `?wait` callers.
-    announce: Vec<(Uuid, OrderStatus)>,
+/// A write that was never decided: answered with the batch's error.
+fn unplanned(write: Write) -> Done {
+    let never = || StoreError::CommitFailed("not applied".into());
+    match write {
+        Write::Claim(claim, reply) => Done::Claim(reply, Err(never()), claim.content_hash),
+        Write::Change(_, reply) => Done::Change(reply, Box::new(Err(ChangeError::Store(never())))),
+        Write::Halt(_, reply) | Write::Resume(reply) => Done::Flag(reply, Err(never())),
+        Write::SaveNonce(_, _, reply) | Write::SavePairs(_, _, reply) | Write::Probe(reply) => {
+            Done::Unit(reply, Err(never()))
+        }
+    }
 }
 
 fn set_if_changed(current: &mut Option<Halt>, committed: Option<&Halt>) -> bool {
@@ -360,17 +384,4 @@ fn set_if_changed(current: &mut Option<Halt>, committed: Option<&Halt>) -> bool 
     }
     *current = committed.cloned();
     true
-}
-
-/// Answers a write that could not even be started.
-fn answer_unapplied(write: Write, why: &str) {
-    let err = || StoreError::CommitFailed(why.to_owned());
-    match write {
-        Write::Claim(_, reply) => drop(reply.send(Err(err()))),
-        Write::Change(_, reply) => drop(reply.send(Err(ChangeError::Store(err())))),
-        Write::Halt(_, reply) | Write::Resume(reply) => drop(reply.send(Err(err()))),
-        Write::SaveNonce(_, _, reply) | Write::SavePairs(_, _, reply) | Write::Probe(reply) => {
-            drop(reply.send(Err(err())))
-        }
-    }
 }
