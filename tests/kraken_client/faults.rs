@@ -219,3 +219,17 @@ async fn a_held_answer_arrives_once_released() {
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_and_is_ambiguous() {
+    for status in [301, 302, 307, 308] {
+        let (kraken, exchange, order, attempt) = send_ambiguous(Behaviour::Redirect(status)).await;
+        assert_eq!(kraken.calls("AddOrder"), 1, "{status}: sent once");
+        assert_eq!(kraken.calls("redirected"), 0, "{status}: followed");
+        let reason = format!("{:?}", attempt.outcome);
+        assert!(reason.contains(&status.to_string()), "{reason}");
+        // Settled by lookup, never by resending: the fake placed nothing.
+        let lookup = exchange.find_order(&order).await;
+        assert_eq!(lookup.outcome, LookupOutcome::NotFound, "{status}");
+    }
+}

@@ -59,6 +59,9 @@ pub enum Behaviour {
     AcceptInvisibleThen502(Duration),
     /// Accept the order, then hold the answer until [`FakeKraken::release_held`].
     AcceptThenHold,
+    /// Answer with this 3xx status and a `Location` on the fake's `/elsewhere/...`,
+    /// which counts as method `redirected` and would "place" the order if followed.
+    Redirect(u16),
 }
 
 /// An order the fake accepted.

@@ -6,6 +6,11 @@
 //! no byte of the request left this process ([`SendError::NotSent`]); anything after
 //! that (timeout, reset, a half-read answer) means the request may have arrived
 //! ([`SendError::MaybeSent`]).
+//!
+//! Redirects are never followed: reqwest's default policy would re-send a signed POST
+//! (307/308 keep method and body) to wherever a misconfigured `kraken_url`, a proxy or
+//! an attacker on the path points it. A 3xx answer is returned as it is and read as
+//! [`Reply::Malformed`], i.e. ambiguous for `AddOrder` (see [`parse_reply`]).
 
 use std::time::Duration;
 
@@ -68,9 +73,22 @@ pub enum Reply {
 
 /// Reads Kraken's envelope. Any 5xx status is malformed whatever its body: a proxy
 /// or Kraken's edge may have answered while the order went through behind it.
+///
+/// So is any 3xx (the client follows no redirect). Kraken's API never redirects, so a
+/// 3xx comes from something between us and the engine: a proxy, a load balancer, a
+/// wrong `kraken_url`. That it did not also forward the request cannot be proved from
+/// here (a proxy may pass the request on and still answer with a redirect), so for
+/// `AddOrder` it is ambiguous and settled by lookup, never by resending. Were it
+/// provably not sent, the worst cost of this choice is one lookup.
 pub fn parse_reply(raw: &RawReply) -> Reply {
     if raw.status >= 500 {
         return Reply::Malformed(format!("HTTP {}", raw.status));
+    }
+    if (300..400).contains(&raw.status) {
+        return Reply::Malformed(format!(
+            "HTTP {}: a redirect, not followed (Kraken's API does not redirect)",
+            raw.status
+        ));
     }
     let value: Value = match serde_json::from_str(&raw.body) {
         Ok(value) => value,
@@ -118,6 +136,8 @@ impl Http {
         let base = Url::parse(base_url).map_err(|e| KrakenError::Config(e.to_string()))?;
         let client = Client::builder()
             .user_agent(USER_AGENT)
+            // Never re-send a signed request elsewhere; see the module doc.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(50))
             .build()
@@ -238,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn server_errors_html_and_foreign_json_are_malformed() {
+    fn server_errors_redirects_html_and_foreign_json_are_malformed() {
         for (status, body) in [
             (502, r#"{"error":["EOrder:Insufficient funds"]}"#),
             (520, ""),
@@ -246,6 +266,9 @@ mod tests {
             (200, r#"{"hello":"world"}"#),
             (200, r#"{"error":[],"result":null}"#),
             (403, "<html>forbidden</html>"),
+            (307, r#"{"error":[],"result":{"txid":["O1"]}}"#),
+            (301, r#"{"error":["EOrder:Insufficient funds"]}"#),
+            (302, ""),
         ] {
             assert!(
                 matches!(parse_reply(&raw(status, body)), Reply::Malformed(_)),

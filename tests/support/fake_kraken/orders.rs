@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
-use super::handlers::{field, html, ok, refuse, Form};
+use super::handlers::{field, html, ok, redirect, refuse, Form};
 use super::{Behaviour, ConnectionKill, FakeOrder, Shared, State};
 
 /// Checks an order's fields; the Kraken error for the first problem found.
@@ -81,6 +81,7 @@ pub(super) async fn add_order(shared: &Shared, form: &Form, kill: ConnectionKill
     match &behaviour {
         Some(Behaviour::Refuse(error)) => return refuse(error),
         Some(Behaviour::ServerErrorHtml(status)) => return html(*status),
+        Some(Behaviour::Redirect(status)) => return redirect(*status),
         Some(Behaviour::Blackhole) => return std::future::pending::<Response>().await,
         _ => {}
     }
