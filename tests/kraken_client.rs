@@ -1,6 +1,8 @@
 //! The Kraken client against the fake Kraken: signing, nonces, every scripted fault
 //! and its classification, lookups, public data, and nonce persistence.
 
+#[path = "kraken_client/concurrency.rs"]
+mod concurrency;
 #[path = "kraken_client/faults.rs"]
 mod faults;
 mod support;
@@ -108,29 +110,6 @@ async fn validate_mode_is_accepted_without_placing_anything() {
     assert_eq!(attempt.outcome, AttemptOutcome::Validated);
     assert_eq!(attempt.request["validate"], "true");
     assert_eq!(kraken.order_count(), 0);
-}
-
-#[tokio::test]
-async fn fifty_concurrent_orders_on_one_client_all_arrive_in_nonce_order() {
-    let kraken = FakeKraken::start().await;
-    let exchange = Arc::new(client(&kraken));
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let exchange = exchange.clone();
-            tokio::spawn(async move { exchange.add_order(&order()).await.outcome })
-        })
-        .collect();
-    for task in tasks {
-        let outcome = task.await.unwrap();
-        assert!(
-            matches!(outcome, AttemptOutcome::Placed { .. }),
-            "{outcome:?}"
-        );
-    }
-    assert_eq!(kraken.invalid_nonces(), 0);
-    assert_eq!(kraken.order_count(), 50);
-    let nonces = kraken.nonces();
-    assert!(nonces.windows(2).all(|w| w[0] < w[1]), "{nonces:?}");
 }
 
 #[tokio::test]

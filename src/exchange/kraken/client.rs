@@ -18,6 +18,8 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, Url};
 use serde_json::Value;
 
+use super::handoff::SignalBody;
+
 /// Sent with every request.
 pub const USER_AGENT: &str = concat!("tradehook/", env!("CARGO_PKG_VERSION"));
 
@@ -166,12 +168,13 @@ impl Http {
         read(request.send().await).await
     }
 
-    /// `POST {base}{path}` with a form body that has already been signed.
+    /// `POST {base}{path}` with a form body that has already been signed; `body`
+    /// reports when the connection takes it (see [`super::handoff`]).
     pub async fn post_form(
         &self,
         path: &str,
         headers: HeaderMap,
-        body: String,
+        body: SignalBody,
         timeout: Duration,
     ) -> Result<RawReply, SendError> {
         let request = self
@@ -182,7 +185,7 @@ impl Http {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded; charset=utf-8",
             )
-            .body(body)
+            .body(reqwest::Body::wrap(body))
             .timeout(timeout);
         read(request.send().await).await
     }

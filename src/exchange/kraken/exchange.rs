@@ -19,7 +19,7 @@ use super::errors;
 use super::lookup;
 use super::nonce::{NonceStore, SqliteNonceStore};
 use super::order_form::add_order_fields;
-use super::private::{KrakenPrivate, OrderFilter, Sent, DEADLINE_MARGIN};
+use super::private::{KrakenPrivate, Limit, OrderFilter, Sent, DEADLINE_MARGIN};
 use super::public::KrakenPublic;
 use super::rate_limit::{Counter, Headroom, RateLimiter};
 use super::sign::Credentials;
@@ -216,7 +216,7 @@ impl Exchange for KrakenExchange {
         }
         let sent = self
             .private
-            .send("AddOrder", &fields, Some(order.deadline))
+            .send("AddOrder", &fields, Limit::Deadline(order.deadline))
             .await;
         let outcome = self.classify(order, &sent.reply);
         Attempt {

@@ -4,6 +4,8 @@
 //!
 //! - [`sign`]: `API-Sign` and the [`sign::Credentials`] it is computed from.
 //! - [`nonce`]: strictly increasing, persisted nonces and the per-key send lock.
+//! - [`handoff`]: when a signed request has been handed to its connection, so the
+//!   nonce lock is released then (not when the answer comes).
 //! - [`rate_limit`]: a model of Kraken's counters, to wait before Kraken refuses.
 //! - [`errors`]: Kraken error strings → refused / expired / retry later / ambiguous.
 //! - [`client`]: the HTTP transport, transport classification, the response envelope.
@@ -16,6 +18,7 @@
 pub mod client;
 pub mod errors;
 pub mod exchange;
+pub mod handoff;
 pub mod lookup;
 pub mod nonce;
 pub mod order_form;

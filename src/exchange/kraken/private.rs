@@ -4,7 +4,29 @@
 //! `Balance`. There is deliberately no funding or withdrawal call, and none can be
 //! made through this type: `KrakenPrivate::send` is private to the crate's Kraken
 //! module and only the methods below name endpoints.
-
+//!
+//! # Nonce order without head-of-line blocking
+//!
+//! Kraken refuses a nonce not above the last one it accepted for the key. The lock is
+//! held from issuing the nonce through signing until the request has been handed to
+//! its connection ([`super::handoff`]), or at most [`HANDOFF_BOUND`], and is *not*
+//! held while waiting for the answer: a slow or hung call (an `AddOrder` Kraken never
+//! answers, a lookup stuck behind a proxy) delays the next request by at most that
+//! bound, never by its own timeout. Requests therefore leave in nonce order; on one
+//! HTTP/2 connection (Kraken negotiates it) they also travel in that order. Over
+//! several HTTP/1.1 connections, or when the bound elapses before a new connection
+//! is up, a later nonce can arrive first; the earlier request is then refused with
+//! `EAPI:Invalid nonce` before reaching the matching engine, which
+//! [`super::errors`] classifies as a safe retry with a fresh nonce.
+//!
+//! Kraken's per-key **nonce window** (a setting of the API key, in nonce units: our
+//! nonces are milliseconds, so `5000` is 5 s) accepts a nonce lower than one already
+//! used if it is within the window. Setting a window of a few seconds on the key
+//! removes these retries. The trade-off Kraken's docs and integrators mention: within
+//! the window a *re-sent copy* of a signed request could be accepted again. This
+//! client never re-sends a signed request (each attempt has a fresh nonce; no
+//! redirect is followed; a written body cannot be retried by the HTTP layer), and the
+//! default window of 0 is safe too, only costing a retry now and then.
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,6 +40,7 @@ use uuid::Uuid;
 
 use super::client::{into_result, Http, KrakenError, RawReply, SendError, DEFAULT_TIMEOUT};
 use super::errors::is_rate_limit;
+use super::handoff::{signal_body, HandOff, HANDOFF_BOUND};
 use super::nonce::{NonceSequence, NonceStore};
 use super::order_form::Field;
 use super::rate_limit::{Counter, RateLimiter, CANCEL_COST};
@@ -39,6 +62,15 @@ pub struct Sent {
     pub request: Value,
     pub reply: Result<RawReply, SendError>,
     pub elapsed: Duration,
+}
+
+/// How long a private call may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// An order's deadline (our clock): the timeout ends [`DEADLINE_MARGIN`] before it.
+    Deadline(DateTime<Utc>),
+    /// A plain timeout, for calls that place nothing.
+    Timeout(Duration),
 }
 
 /// Which orders an `OpenOrders`/`ClosedOrders` call asks for.
@@ -109,15 +141,11 @@ impl KrakenPrivate {
         &self.limiter
     }
 
-    /// Signs and sends one request under the key's nonce lock. With a `deadline` the
-    /// timeout ends [`DEADLINE_MARGIN`] before it, and nothing is sent if that leaves
-    /// no time.
-    pub(super) async fn send(
-        &self,
-        method: &str,
-        fields: &[Field],
-        deadline: Option<DateTime<Utc>>,
-    ) -> Sent {
+    /// Signs and sends one request, holding the key's nonce lock only until the
+    /// request is handed to its connection (see the module doc). With a `deadline`
+    /// the timeout ends [`DEADLINE_MARGIN`] before it, and nothing is sent if that
+    /// leaves no time.
+    pub(super) async fn send(&self, method: &str, fields: &[Field], limit: Limit) -> Sent {
         let started = Instant::now();
         let mut guard = self.nonces.lock().await;
         let mut request: Map<String, Value> = fields
@@ -129,32 +157,38 @@ impl KrakenPrivate {
             Err(err) => return not_sent(request, err.to_string(), started),
         };
         let body = encode(nonce, fields, &mut request);
-        let timeout = match deadline {
-            None => DEFAULT_TIMEOUT,
-            Some(deadline) => {
-                let left = (deadline - self.clock.now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO);
-                match left.checked_sub(DEADLINE_MARGIN) {
-                    Some(t) if !t.is_zero() => t.min(MAX_ORDER_TIMEOUT),
-                    _ => {
-                        let why = "the order's deadline is too close to send it".to_owned();
-                        return not_sent(request, why, started);
-                    }
-                }
-            }
+        let timeout = match self.timeout(limit) {
+            Ok(timeout) => timeout,
+            Err(why) => return not_sent(request, why, started),
         };
         let path = format!("/0/private/{method}");
         let headers = match self.headers(&path, nonce, &body) {
             Ok(headers) => headers,
             Err(why) => return not_sent(request, why, started),
         };
-        let reply = self.http.post_form(&path, headers, body, timeout).await;
+        let (body, handed_off) = signal_body(body);
+        let reply = self.http.post_form(&path, headers, body, timeout);
+        tokio::pin!(reply);
+        let early = tokio::select! {
+            reply = &mut reply => Some(reply),
+            how = handed_off.wait(HANDOFF_BOUND) => {
+                if how == HandOff::BoundElapsed {
+                    tracing::debug!(method, nonce, "hand-off bound elapsed; releasing the nonce lock");
+                }
+                None
+            }
+        };
+        let locked_for = started.elapsed();
         drop(guard);
+        let reply = match early {
+            Some(reply) => reply,
+            None => reply.await,
+        };
         tracing::debug!(
             method,
             nonce,
             key_id = %self.key_id(),
+            locked_us = locked_for.as_micros() as u64,
             elapsed_ms = started.elapsed().as_millis() as u64,
             ok = reply.is_ok(),
             "Kraken private call"
@@ -163,6 +197,22 @@ impl KrakenPrivate {
             request: Value::Object(request),
             reply,
             elapsed: started.elapsed(),
+        }
+    }
+
+    /// The HTTP timeout for `limit`, or why there is no time left to send.
+    fn timeout(&self, limit: Limit) -> Result<Duration, String> {
+        match limit {
+            Limit::Timeout(timeout) => Ok(timeout),
+            Limit::Deadline(deadline) => {
+                let left = (deadline - self.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO);
+                match left.checked_sub(DEADLINE_MARGIN) {
+                    Some(t) if !t.is_zero() => Ok(t.min(MAX_ORDER_TIMEOUT)),
+                    _ => Err("the order's deadline is too close to send it".to_owned()),
+                }
+            }
         }
     }
 
@@ -189,7 +239,9 @@ impl KrakenPrivate {
     ) -> (Sent, Result<Value, KrakenError>) {
         // Waiting is fine here: these calls have no deadline of their own.
         let _ = self.limiter.acquire(&counter, cost, None).await;
-        let sent = self.send(method, fields, None).await;
+        let sent = self
+            .send(method, fields, Limit::Timeout(DEFAULT_TIMEOUT))
+            .await;
         let result = into_result(sent.reply.clone());
         if let Err(KrakenError::Api(errors)) = &result {
             if errors.iter().any(|e| is_rate_limit(e)) {

@@ -67,7 +67,9 @@ async fn public(
     *state.calls.entry(method.clone()).or_default() += 1;
     match method.as_str() {
         "Time" => {
-            ok(json!({"unixtime": Utc::now().timestamp(), "rfc1123": Utc::now().to_rfc2822()}))
+            // Whole seconds, like Kraken's.
+            let now = state.now();
+            ok(json!({"unixtime": now.timestamp(), "rfc1123": now.to_rfc2822()}))
         }
         "SystemStatus" => ok(json!({"status": "online", "timestamp": Utc::now().to_rfc3339()})),
         "AssetPairs" => {
@@ -122,12 +124,9 @@ async fn private(
         if !sign::verify(&shared.secret, &path, nonce, &body, signature) {
             return refuse("EAPI:Invalid signature");
         }
-        state.nonces.push(nonce);
-        if state.last_nonce.is_some_and(|last| nonce <= last) {
-            state.invalid_nonces += 1;
+        if !state.accept_nonce(nonce) {
             return refuse("EAPI:Invalid nonce");
         }
-        state.last_nonce = Some(nonce);
     }
     match method.as_str() {
         "AddOrder" => add_order(&shared, &form, kill).await,

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use axum::response::Response;
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
@@ -39,10 +39,11 @@ fn check(state: &State, form: &Form) -> Result<(String, FakeOrder), &'static str
     if let Some(deadline) = field(form, "deadline") {
         let deadline = DateTime::parse_from_rfc3339(deadline)
             .map_err(|_| "EGeneral:Invalid arguments:deadline")?;
-        if deadline < Utc::now() {
+        // Judged on the fake's own (possibly skewed) clock, as Kraken's engine does.
+        if deadline < state.now() {
             return Err("EService:Deadline elapsed");
         }
-        if deadline > Utc::now() + chrono::Duration::seconds(61) {
+        if deadline > state.now() + chrono::Duration::seconds(61) {
             return Err("EGeneral:Invalid arguments:deadline");
         }
     }
@@ -70,7 +71,7 @@ fn check(state: &State, form: &Form) -> Result<(String, FakeOrder), &'static str
         price: field(form, "price").map(str::to_owned),
         status: status.to_owned(),
         form: form.clone(),
-        opened_ms: Utc::now().timestamp_millis(),
+        opened_ms: state.now().timestamp_millis(),
         visible_from: Instant::now(),
     };
     Ok((txid, order))
