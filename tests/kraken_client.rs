@@ -1,6 +1,8 @@
 //! The Kraken client against the fake Kraken: signing, nonces, every scripted fault
 //! and its classification, lookups, public data, and nonce persistence.
 
+#[path = "kraken_client/clock.rs"]
+mod clock;
 #[path = "kraken_client/concurrency.rs"]
 mod concurrency;
 #[path = "kraken_client/faults.rs"]
@@ -190,6 +192,7 @@ async fn paper_mode_quotes_krakens_public_price_when_none_is_scripted() {
         .with_market_data(KrakenPublic::new(kraken.url()).unwrap());
     let pair = PairTable::snapshot().get("ETHUSD").unwrap().clone();
     assert_eq!(paper.last_price(&pair).await.unwrap(), d("3100.25"));
+    assert_eq!(paper.clock_offset(), None, "paper mode measures no clock");
     paper.set_price("ETHUSD", d("1"));
     assert_eq!(paper.last_price(&pair).await.unwrap(), d("1"));
     assert_eq!(

@@ -8,9 +8,8 @@ use chrono::Utc;
 
 use super::support::fake_kraken::{Behaviour, FakeKraken};
 use super::{client, order, order_with_deadline, outcome_with};
-use tradehook::clock::{ManualClock, SharedClock};
 use tradehook::config::{ExchangeConfig, Mode};
-use tradehook::exchange::kraken::{KrakenExchange, MemoryNonceStore, NonceStore};
+use tradehook::exchange::kraken::{KrakenExchange, MemoryNonceStore};
 use tradehook::exchange::{Attempt, AttemptOutcome, Exchange, LookupOutcome, OrderRequest};
 use tradehook::secret::Secret;
 
@@ -130,25 +129,6 @@ async fn throttled_says_when_to_retry() {
         wait > Duration::from_secs(15) && wait <= Duration::from_secs(20),
         "{wait:?}"
     );
-}
-
-#[tokio::test]
-async fn a_deadline_kraken_sees_as_passed_is_deadline_elapsed() {
-    let kraken = FakeKraken::start().await;
-    // Our clock runs a minute behind, so the client believes there is time; the
-    // matching engine (the fake, on real time) refuses the late order.
-    let behind: SharedClock = Arc::new(ManualClock::new(Utc::now() - chrono::Duration::minutes(1)));
-    let store: Arc<dyn NonceStore> = Arc::new(MemoryNonceStore::new());
-    let exchange =
-        KrakenExchange::with_clock(&kraken.exchange_config(Mode::Live), store, behind).unwrap();
-    let mut order = order();
-    order.deadline = Utc::now() - chrono::Duration::seconds(1);
-    let attempt = exchange.add_order(&order).await;
-    assert!(
-        matches!(attempt.outcome, AttemptOutcome::DeadlineElapsed { .. }),
-        "{attempt:?}"
-    );
-    assert_eq!(kraken.order_count(), 0);
 }
 
 #[tokio::test]

@@ -200,6 +200,11 @@ impl FakeKraken {
         self.shared.state().skew = skew;
     }
 
+    /// Makes public `Time` answer `EService:Unavailable` (or answer again).
+    pub fn fail_time(&self, fails: bool) {
+        self.shared.state().time_fails = fails;
+    }
+
     /// How many requests were refused with `EAPI:Invalid nonce`.
     pub fn invalid_nonces(&self) -> usize {
         self.shared.state().invalid_nonces

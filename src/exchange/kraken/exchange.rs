@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use sqlx::SqlitePool;
 
 use super::client::{parse_reply, Http, KrakenError, Reply, SendError};
+use super::clock_sync::{deadline_on_kraken, ClockWatch};
 use super::errors;
 use super::lookup;
 use super::nonce::{NonceStore, SqliteNonceStore};
@@ -26,9 +27,14 @@ use super::sign::Credentials;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{ExchangeConfig, Mode};
 use crate::exchange::{
-    Attempt, AttemptOutcome, Exchange, ExchangeError, Lookup, LookupOutcome, OrderRequest,
+    Attempt, AttemptOutcome, ClockOffset, Exchange, ExchangeError, Lookup, LookupOutcome,
+    OrderRequest,
 };
 use crate::pairs::{PairInfo, PairTable};
+
+/// How long the first orders after start-up wait for the first sample of Kraken's
+/// clock (one round trip to `Time`), rather than go with an uncorrected deadline.
+const FIRST_CLOCK_SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Kraken in validate or live mode.
 pub struct KrakenExchange {
@@ -36,6 +42,7 @@ pub struct KrakenExchange {
     public: KrakenPublic,
     private: KrakenPrivate,
     clock: SharedClock,
+    kraken_clock: ClockWatch,
 }
 
 impl std::fmt::Debug for KrakenExchange {
@@ -82,9 +89,11 @@ impl KrakenExchange {
             .map_err(|e| KrakenError::Config(e.to_string()))?;
         let http = Http::new(&config.kraken_url)?;
         let limiter = Arc::new(RateLimiter::new(config.tier));
+        let public = KrakenPublic::with_http(http.clone());
         Ok(KrakenExchange {
             mode: config.mode,
-            public: KrakenPublic::with_http(http.clone()),
+            kraken_clock: ClockWatch::start(public.clone(), clock.clone()),
+            public,
             private: KrakenPrivate::new(http, credentials, store, limiter, clock.clone()),
             clock,
         })
@@ -176,7 +185,12 @@ impl Exchange for KrakenExchange {
     async fn add_order(&self, order: &OrderRequest) -> Attempt {
         let started = Instant::now();
         let validate = self.mode == Mode::Validate;
-        let fields = match add_order_fields(order, validate) {
+        // The engine judges `deadline` on Kraken's clock: send our instant as it
+        // reads there. Timeouts below stay on our clock, like the deadline itself.
+        let offset = self.kraken_clock.first(FIRST_CLOCK_SAMPLE_WAIT).await;
+        let mut on_kraken = order.clone();
+        on_kraken.deadline = deadline_on_kraken(order.deadline, offset, self.clock.now());
+        let fields = match add_order_fields(&on_kraken, validate) {
             Ok(fields) => fields,
             Err(err) => {
                 return Attempt {
@@ -288,5 +302,9 @@ impl Exchange for KrakenExchange {
 
     fn rate_limit_headroom(&self) -> Option<Headroom> {
         Some(self.headroom())
+    }
+
+    fn clock_offset(&self) -> Option<ClockOffset> {
+        self.kraken_clock.latest()
     }
 }

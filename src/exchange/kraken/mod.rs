@@ -9,6 +9,8 @@
 //! - [`rate_limit`]: a model of Kraken's counters, to wait before Kraken refuses.
 //! - [`errors`]: Kraken error strings → refused / expired / retry later / ambiguous.
 //! - [`client`]: the HTTP transport, transport classification, the response envelope.
+//! - [`clock_sync`]: Kraken's clock against ours (public `Time`), and the `AddOrder`
+//!   deadline translated onto Kraken's clock.
 //! - [`order_form`]: the `AddOrder` form, formatted to the pair's precision.
 //! - [`lookup`]: recognising our order in `OpenOrders`/`ClosedOrders` answers.
 //! - [`public`]: `Ticker`, `AssetPairs`, `SystemStatus`, `Time` (also used in paper mode).
@@ -16,6 +18,7 @@
 //! - [`exchange`]: [`KrakenExchange`], the [`crate::exchange::Exchange`] implementation.
 
 pub mod client;
+pub mod clock_sync;
 pub mod errors;
 pub mod exchange;
 pub mod handoff;

@@ -66,6 +66,7 @@ async fn public(
     let mut state = shared.state();
     *state.calls.entry(method.clone()).or_default() += 1;
     match method.as_str() {
+        "Time" if state.time_fails => refuse("EService:Unavailable"),
         "Time" => {
             // Whole seconds, like Kraken's.
             let now = state.now();

@@ -43,6 +43,8 @@ pub(crate) struct State {
     pub(crate) nonce_window: u64,
     /// How far the fake's clock is ahead of the real one.
     pub(crate) skew: chrono::Duration,
+    /// Whether public `Time` answers `EService:Unavailable`.
+    pub(crate) time_fails: bool,
     pub(crate) pairs: PairTable,
     pub(crate) last_nonce: Option<u64>,
     pub(crate) nonces: Vec<u64>,
@@ -70,6 +72,7 @@ impl State {
             accepted: BTreeSet::new(),
             nonce_window: 0,
             skew: chrono::Duration::zero(),
+            time_fails: false,
             pairs: PairTable::snapshot(),
             last_nonce: None,
             nonces: Vec::new(),
