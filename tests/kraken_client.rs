@@ -7,6 +7,8 @@ mod clock;
 mod concurrency;
 #[path = "kraken_client/faults.rs"]
 mod faults;
+#[path = "kraken_client/lookups.rs"]
+mod lookups;
 mod support;
 
 use std::str::FromStr;

@@ -148,9 +148,15 @@ impl ClockOffset {
         self.offset.abs() + self.uncertainty
     }
 
-    /// Our instant `at` as the exchange's clock shows it.
+    /// Our instant `at` as the exchange's clock shows it (saturating at the ends of
+    /// the representable range: the offset comes from the exchange's answer).
     pub fn to_exchange(&self, at: DateTime<Utc>) -> DateTime<Utc> {
-        at + self.offset
+        at.checked_add_signed(self.offset)
+            .unwrap_or(if self.offset < chrono::Duration::zero() {
+                DateTime::<Utc>::MIN_UTC
+            } else {
+                DateTime::<Utc>::MAX_UTC
+            })
     }
 }
 

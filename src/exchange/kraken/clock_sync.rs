@@ -50,9 +50,11 @@ impl Bounds {
         received: DateTime<Utc>,
         kraken: DateTime<Utc>,
     ) -> Self {
+        // Differences of two valid instants always fit a TimeDelta; adding the
+        // second to the difference (not to `kraken`) cannot leave the date range.
         Bounds {
             low: kraken - received,
-            high: kraken + TimeDelta::seconds(1) - sent,
+            high: (kraken - sent) + TimeDelta::seconds(1),
         }
     }
 
@@ -99,8 +101,12 @@ pub fn deadline_on_kraken(
     let Some(offset) = offset else {
         return deadline;
     };
-    let latest = offset.to_exchange(now) + TimeDelta::seconds(59) - offset.uncertainty;
-    offset.to_exchange(deadline).min(latest)
+    let limit = TimeDelta::seconds(59) - offset.uncertainty;
+    let on_kraken = offset.to_exchange(deadline);
+    match offset.to_exchange(now).checked_add_signed(limit) {
+        Some(latest) => on_kraken.min(latest),
+        None => on_kraken,
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -110,9 +116,9 @@ struct Latest {
     attempted: bool,
 }
 
-/// The latest measured offset, kept fresh by a background task that ends when the
-/// watch is dropped.
-#[derive(Debug)]
+/// The latest measured offset, kept fresh by a background task that ends when every
+/// clone of the watch is dropped.
+#[derive(Debug, Clone)]
 pub struct ClockWatch {
     latest: watch::Receiver<Latest>,
 }

@@ -1,5 +1,6 @@
 //! [`KrakenExchange`]: the [`Exchange`] seam over Kraken's REST API, in validate or
-//! live mode. One `AddOrder` per call, classified; lookups by `cl_ord_id`/`userref`.
+//! live mode. One `AddOrder` per call, classified, its deadline on Kraken's clock;
+//! lookups by `cl_ord_id`/`userref`, batched ([`super::batch`]).
 //!
 //! Keep one `KrakenExchange` per API key and share it (`Arc`): nonces are serialised
 //! per key within the process either way, but one instance also shares its rate
@@ -14,21 +15,20 @@ use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 use sqlx::SqlitePool;
 
+use super::batch::LookupBatcher;
 use super::client::{parse_reply, Http, KrakenError, Reply, SendError};
 use super::clock_sync::{deadline_on_kraken, ClockWatch};
 use super::errors;
-use super::lookup;
 use super::nonce::{NonceStore, SqliteNonceStore};
 use super::order_form::add_order_fields;
-use super::private::{KrakenPrivate, Limit, OrderFilter, Sent, DEADLINE_MARGIN};
+use super::private::{KrakenPrivate, Limit, DEADLINE_MARGIN};
 use super::public::KrakenPublic;
 use super::rate_limit::{Counter, Headroom, RateLimiter};
 use super::sign::Credentials;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{ExchangeConfig, Mode};
 use crate::exchange::{
-    Attempt, AttemptOutcome, ClockOffset, Exchange, ExchangeError, Lookup, LookupOutcome,
-    OrderRequest,
+    Attempt, AttemptOutcome, ClockOffset, Exchange, ExchangeError, Lookup, OrderRequest,
 };
 use crate::pairs::{PairInfo, PairTable};
 
@@ -40,9 +40,10 @@ const FIRST_CLOCK_SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_s
 pub struct KrakenExchange {
     mode: Mode,
     public: KrakenPublic,
-    private: KrakenPrivate,
+    private: Arc<KrakenPrivate>,
     clock: SharedClock,
     kraken_clock: ClockWatch,
+    lookups: LookupBatcher,
 }
 
 impl std::fmt::Debug for KrakenExchange {
@@ -90,11 +91,20 @@ impl KrakenExchange {
         let http = Http::new(&config.kraken_url)?;
         let limiter = Arc::new(RateLimiter::new(config.tier));
         let public = KrakenPublic::with_http(http.clone());
+        let kraken_clock = ClockWatch::start(public.clone(), clock.clone());
+        let private = Arc::new(KrakenPrivate::new(
+            http,
+            credentials,
+            store,
+            limiter,
+            clock.clone(),
+        ));
         Ok(KrakenExchange {
             mode: config.mode,
-            kraken_clock: ClockWatch::start(public.clone(), clock.clone()),
+            lookups: LookupBatcher::new(private.clone(), kraken_clock.clone()),
+            kraken_clock,
             public,
-            private: KrakenPrivate::new(http, credentials, store, limiter, clock.clone()),
+            private,
             clock,
         })
     }
@@ -155,28 +165,6 @@ impl KrakenExchange {
             }
             Reply::Malformed(reason) => AttemptOutcome::Ambiguous { reason },
         }
-    }
-
-    /// Looks for the order in one of the two lists; `Ok(None)` if it is not there.
-    async fn look_in(
-        &self,
-        method: &str,
-        key: &str,
-        order: &OrderRequest,
-        filter: OrderFilter,
-    ) -> (Sent, Result<Option<(String, String)>, String>) {
-        let (sent, result) = self.private.orders(method, filter).await;
-        let found = result
-            .map_err(|e| e.to_string())
-            .and_then(|result| lookup::find_in(&result, method, key, order, filter));
-        (sent, found)
-    }
-}
-
-fn body_of(sent: &Sent) -> Value {
-    match &sent.reply {
-        Ok(raw) => Value::String(raw.body.clone()),
-        Err(_) => Value::Null,
     }
 }
 
@@ -242,41 +230,7 @@ impl Exchange for KrakenExchange {
     }
 
     async fn find_order(&self, order: &OrderRequest) -> Lookup {
-        let filter = match (&order.close, order.userref) {
-            (None, _) => OrderFilter::ClOrdId(order.client_order_id),
-            (Some(_), Some(userref)) => OrderFilter::Userref(userref),
-            (Some(_), None) => {
-                return Lookup {
-                    request: json!({}),
-                    response: None,
-                    outcome: LookupOutcome::Failed {
-                        reason: "an order with a close has no userref to look it up by".into(),
-                    },
-                }
-            }
-        };
-        let (open, found) = self.look_in("OpenOrders", "open", order, filter).await;
-        let mut request = json!({"OpenOrders": open.request});
-        let mut response = json!({"OpenOrders": body_of(&open)});
-        let found = match found {
-            Ok(None) => {
-                let (closed, found) = self.look_in("ClosedOrders", "closed", order, filter).await;
-                request["ClosedOrders"] = closed.request.clone();
-                response["ClosedOrders"] = body_of(&closed);
-                found
-            }
-            other => other,
-        };
-        let outcome = match found {
-            Ok(Some((txid, state))) => LookupOutcome::Found { txid, state },
-            Ok(None) => LookupOutcome::NotFound,
-            Err(reason) => LookupOutcome::Failed { reason },
-        };
-        Lookup {
-            request,
-            response: Some(response.to_string()),
-            outcome,
-        }
+        self.lookups.find(order).await
     }
 
     async fn last_price(&self, pair: &PairInfo) -> Result<Decimal, ExchangeError> {

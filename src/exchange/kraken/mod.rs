@@ -12,11 +12,18 @@
 //! - [`clock_sync`]: Kraken's clock against ours (public `Time`), and the `AddOrder`
 //!   deadline translated onto Kraken's clock.
 //! - [`order_form`]: the `AddOrder` form, formatted to the pair's precision.
-//! - [`lookup`]: recognising our order in `OpenOrders`/`ClosedOrders` answers.
+//! - [`calls`]: the private calls that place nothing (`Balance`, `OpenOrders`, ...),
+//!   each with a bounded wait for the rate model.
+//! - [`lookup`]: recognising our order in `OpenOrders`/`ClosedOrders` answers, and
+//!   refusing to pick one of several candidates.
+//! - [`batch`] and [`round`]: order lookups queued and served together on one
+//!   bounded schedule that leaves room on the rate counter for new orders.
 //! - [`public`]: `Ticker`, `AssetPairs`, `SystemStatus`, `Time` (also used in paper mode).
 //! - [`private`]: the signed calls; no funding or withdrawal call exists.
 //! - [`exchange`]: [`KrakenExchange`], the [`crate::exchange::Exchange`] implementation.
 
+pub mod batch;
+pub mod calls;
 pub mod client;
 pub mod clock_sync;
 pub mod errors;
@@ -28,6 +35,7 @@ pub mod order_form;
 pub mod private;
 pub mod public;
 pub mod rate_limit;
+pub mod round;
 pub mod sign;
 
 pub use client::KrakenError;

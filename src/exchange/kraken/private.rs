@@ -1,9 +1,10 @@
 //! Kraken's private API: signed POSTs under the per-key nonce lock.
 //!
-//! Calls: `AddOrder`, `OpenOrders`, `ClosedOrders`, `QueryOrders`, `CancelOrder`,
-//! `Balance`. There is deliberately no funding or withdrawal call, and none can be
-//! made through this type: `KrakenPrivate::send` is private to the crate's Kraken
-//! module and only the methods below name endpoints.
+//! Calls: `AddOrder` (from [`super::exchange`]) and, in [`super::calls`],
+//! `OpenOrders`, `ClosedOrders`, `QueryOrders`, `CancelOrder`, `Balance`. There is
+//! deliberately no funding or withdrawal call, and none can be made through this
+//! type: `KrakenPrivate::send` is private to the crate's Kraken module and only those
+//! methods name endpoints.
 //!
 //! # Nonce order without head-of-line blocking
 //!
@@ -27,23 +28,18 @@
 //! client never re-sends a signed request (each attempt has a fresh nonce; no
 //! redirect is followed; a written body cannot be retried by the HTTP layer), and the
 //! default window of 0 is safe too, only costing a retry now and then.
-use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderValue};
-use rust_decimal::Decimal;
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
-use super::client::{into_result, Http, KrakenError, RawReply, SendError, DEFAULT_TIMEOUT};
-use super::errors::is_rate_limit;
+use super::client::{Http, RawReply, SendError};
 use super::handoff::{signal_body, HandOff, HANDOFF_BOUND};
 use super::nonce::{NonceSequence, NonceStore};
 use super::order_form::Field;
-use super::rate_limit::{Counter, RateLimiter, CANCEL_COST};
+use super::rate_limit::RateLimiter;
 use super::sign::Credentials;
 use crate::clock::SharedClock;
 
@@ -71,25 +67,6 @@ pub enum Limit {
     Deadline(DateTime<Utc>),
     /// A plain timeout, for calls that place nothing.
     Timeout(Duration),
-}
-
-/// Which orders an `OpenOrders`/`ClosedOrders` call asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderFilter {
-    /// All of them (Kraken pages closed orders by 50).
-    All,
-    ClOrdId(Uuid),
-    Userref(i32),
-}
-
-impl OrderFilter {
-    fn fields(self) -> Vec<Field> {
-        match self {
-            OrderFilter::All => Vec::new(),
-            OrderFilter::ClOrdId(id) => vec![("cl_ord_id", id.to_string())],
-            OrderFilter::Userref(n) => vec![("userref", n.to_string())],
-        }
-    }
 }
 
 /// The signed half of the Kraken API, for one key.
@@ -227,89 +204,6 @@ impl KrakenPrivate {
         headers.insert("API-Key", key);
         headers.insert("API-Sign", sign);
         Ok(headers)
-    }
-
-    /// A call that places nothing: charged to the REST counter, result extracted.
-    pub(super) async fn call(
-        &self,
-        method: &str,
-        fields: &[Field],
-        counter: Counter,
-        cost: f64,
-    ) -> (Sent, Result<Value, KrakenError>) {
-        // Waiting is fine here: these calls have no deadline of their own.
-        let _ = self.limiter.acquire(&counter, cost, None).await;
-        let sent = self
-            .send(method, fields, Limit::Timeout(DEFAULT_TIMEOUT))
-            .await;
-        let result = into_result(sent.reply.clone());
-        if let Err(KrakenError::Api(errors)) = &result {
-            if errors.iter().any(|e| is_rate_limit(e)) {
-                self.limiter.saturate(&counter);
-            }
-        }
-        (sent, result)
-    }
-
-    /// `OpenOrders`: the `open` map of txid → order.
-    pub async fn open_orders(&self, filter: OrderFilter) -> Result<Value, KrakenError> {
-        let (_, result) = self.orders("OpenOrders", filter).await;
-        result
-    }
-
-    /// `ClosedOrders`: the `closed` map of txid → order (the latest 50 without filter).
-    pub async fn closed_orders(&self, filter: OrderFilter) -> Result<Value, KrakenError> {
-        let (_, result) = self.orders("ClosedOrders", filter).await;
-        result
-    }
-
-    /// `OpenOrders` or `ClosedOrders` with the request and raw answer, for audit.
-    pub(super) async fn orders(
-        &self,
-        method: &str,
-        filter: OrderFilter,
-    ) -> (Sent, Result<Value, KrakenError>) {
-        self.call(method, &filter.fields(), Counter::Private, 1.0)
-            .await
-    }
-
-    /// `QueryOrders` for up to 50 txids: txid → order.
-    pub async fn query_orders(&self, txids: &[String]) -> Result<Value, KrakenError> {
-        let fields = [("txid", txids.join(","))];
-        let (_, result) = self
-            .call("QueryOrders", &fields, Counter::Private, 1.0)
-            .await;
-        result
-    }
-
-    /// `CancelOrder` by txid or cl_ord_id. Charged to `pair`'s trading counter at
-    /// Kraken's largest cancel penalty.
-    pub async fn cancel_order(&self, id: &str, pair: &str) -> Result<Value, KrakenError> {
-        let fields = [("txid", id.to_owned())];
-        let counter = Counter::Trading(pair.to_owned());
-        let (_, result) = self
-            .call("CancelOrder", &fields, counter, CANCEL_COST)
-            .await;
-        result
-    }
-
-    /// `Balance`: amount by Kraken asset id (`XXBT`, `ZUSD`).
-    pub async fn balance(&self) -> Result<HashMap<String, Decimal>, KrakenError> {
-        let (_, result) = self.call("Balance", &[], Counter::Private, 1.0).await;
-        let Value::Object(map) = result? else {
-            return Err(KrakenError::Parse("Balance result is not an object".into()));
-        };
-        map.into_iter()
-            .map(|(asset, amount)| {
-                let text = match &amount {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                let amount = Decimal::from_str(&text)
-                    .map_err(|e| KrakenError::Parse(format!("Balance of {asset}: {e}")))?;
-                Ok((asset, amount))
-            })
-            .collect()
     }
 }
 

@@ -144,25 +144,48 @@ fn entry(order: &FakeOrder) -> Value {
     })
 }
 
+/// Kraken's page size for `ClosedOrders`.
+const PAGE: usize = 50;
+
 /// `OpenOrders` / `ClosedOrders`, filtered by `cl_ord_id` or `userref` like Kraken.
+/// Closed orders come newest first, 50 a page from `ofs`, opened after `start` (the
+/// fake keeps no closing time, so every `closetime` uses the opening time), with the
+/// `count` of all that match.
 pub(super) fn list(shared: &Shared, form: &Form, open: bool) -> Response {
     let state = shared.state();
     let now = Instant::now();
     let cl_ord_id = field(form, "cl_ord_id");
     let userref = field(form, "userref").and_then(|u| u.parse::<i64>().ok());
-    let orders: Map<String, Value> = state
+    let start_ms = field(form, "start")
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(|s| s * 1000);
+    let ofs = field(form, "ofs")
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut matching: Vec<&FakeOrder> = state
         .orders
         .iter()
         .filter(|o| o.visible_from <= now && (o.status == "open") == open)
         .filter(|o| cl_ord_id.is_none_or(|c| o.cl_ord_id.as_deref() == Some(c)))
         .filter(|o| userref.is_none_or(|u| o.userref == Some(u)))
-        .map(|o| (o.txid.clone(), entry(o)))
+        .filter(|o| open || start_ms.is_none_or(|start| o.opened_ms > start))
         .collect();
     if open {
-        ok(json!({"open": orders}))
-    } else {
-        ok(json!({"count": orders.len(), "closed": orders}))
+        let orders: Map<String, Value> = matching
+            .iter()
+            .map(|o| (o.txid.clone(), entry(o)))
+            .collect();
+        return ok(json!({"open": orders}));
     }
+    matching.sort_by(|a, b| b.opened_ms.cmp(&a.opened_ms).then(b.txid.cmp(&a.txid)));
+    let count = matching.len();
+    let page: Map<String, Value> = matching
+        .iter()
+        .skip(ofs)
+        .take(PAGE)
+        .map(|o| (o.txid.clone(), entry(o)))
+        .collect();
+    ok(json!({"count": count, "closed": page}))
 }
 
 pub(super) fn query_orders(shared: &Shared, form: &Form) -> Response {
