@@ -74,7 +74,8 @@ pub fn signal_body(body: String) -> (SignalBody, HandedOff) {
 const GRACE_TURNS: usize = 3;
 
 impl HandedOff {
-    /// Waits for the hand-off, at most `bound` and then [`GRACE_TURNS`] turns.
+    /// Waits for the hand-off, at most `bound` and then a few scheduler turns (see
+    /// `GRACE_TURNS` in the source).
     pub async fn wait(mut self, bound: Duration) -> HandOff {
         if let Ok(taken) = tokio::time::timeout(bound, &mut self.0).await {
             return if taken.is_ok() {
