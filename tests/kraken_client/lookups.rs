@@ -154,6 +154,32 @@ async fn closed_orders_are_paged_until_the_window_is_read() {
 }
 
 #[tokio::test]
+async fn past_the_scan_limit_orders_are_looked_up_with_krakens_own_filter() {
+    let kraken = FakeKraken::start().await;
+    let exchange = Arc::new(client(&kraken));
+    let ours = market_order();
+    assert!(matches!(
+        exchange.add_order(&ours).await.outcome,
+        AttemptOutcome::Placed { .. }
+    ));
+    // More closed orders in the window than one round scans (4 pages of 50).
+    kraken.add_foreign_closed_orders(250);
+    let never_sent = order();
+    let outcomes = find_all(&exchange, &[ours, never_sent]).await;
+    assert!(
+        matches!(outcomes[0], LookupOutcome::Found { .. }),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], LookupOutcome::NotFound);
+    // Four pages, then one filtered call per order.
+    assert!(
+        kraken.calls("ClosedOrders") <= 4 + 2,
+        "{:?}",
+        kraken.methods_called()
+    );
+}
+
+#[tokio::test]
 async fn two_orders_sharing_a_userref_leave_the_lookup_ambiguous() {
     let kraken = FakeKraken::start().await;
     let exchange = client(&kraken);

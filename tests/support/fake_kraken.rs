@@ -183,6 +183,29 @@ impl FakeKraken {
         }
     }
 
+    /// Adds `n` closed orders placed by someone else (another bot on the account),
+    /// opened now, as if they had come through `AddOrder`.
+    pub fn add_foreign_closed_orders(&self, n: usize) {
+        let mut state = self.shared.state();
+        for _ in 0..n {
+            let order = FakeOrder {
+                txid: format!("F{:05}-FOREIGN-KRAKEN", state.orders.len() + 1),
+                cl_ord_id: Some(uuid::Uuid::new_v4().to_string()),
+                userref: None,
+                pair: "ETHUSD".into(),
+                side: "sell".into(),
+                ordertype: "market".into(),
+                volume: "0.1".into(),
+                price: None,
+                status: "closed".into(),
+                form: Vec::new(),
+                opened_ms: state.now().timestamp_millis(),
+                visible_from: std::time::Instant::now(),
+            };
+            state.orders.push(order);
+        }
+    }
+
     /// Every nonce received on a private call, in arrival order (refused ones too).
     pub fn nonces(&self) -> Vec<u64> {
         self.shared.state().nonces.clone()

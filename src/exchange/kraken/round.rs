@@ -81,16 +81,17 @@ pub(super) async fn serve(private: &KrakenPrivate, offset: TimeDelta, batch: Vec
         let mut request = open_request.clone();
         let ours = lookup::candidates(&open, &pending.order, pending.filter, offset);
         let mut response = json!({ "OpenOrders": excerpt(&open, &ours) });
-        let closed: Result<Cow<'_, Map<String, Value>>, String> = match &scan {
-            _ if !needs_closed(&pending) => Ok(Cow::Owned(Map::new())),
-            None => Ok(Cow::Owned(Map::new())),
+        let closed: Option<Result<Cow<'_, Map<String, Value>>, String>> = match &scan {
+            _ if !needs_closed(&pending) => None,
+            // Cannot happen (an order that needs it started the scan); safe anyway.
+            None => Some(Err("no closed-orders scan was made".into())),
             Some(Err((requests, reason))) => {
                 request["ClosedOrders"] = Value::from(requests.clone());
-                Err(reason.clone())
+                Some(Err(reason.clone()))
             }
             Some(Ok(scan)) => {
                 request["ClosedOrders"] = Value::from(scan.requests.clone());
-                if scan.complete {
+                Some(if scan.complete {
                     Ok(Cow::Borrowed(&scan.orders))
                 } else if fallbacks > 0 {
                     fallbacks -= 1;
@@ -99,16 +100,17 @@ pub(super) async fn serve(private: &KrakenPrivate, offset: TimeDelta, batch: Vec
                         .map(Cow::Owned)
                 } else {
                     Err("too many closed orders to scan this round; will look again".into())
-                }
+                })
             }
         };
         let outcome = match closed {
-            Ok(closed) => {
+            None => outcome_of(lookup::decide(&ours, &[])),
+            Some(Ok(closed)) => {
                 let theirs = lookup::candidates(&closed, &pending.order, pending.filter, offset);
                 response["ClosedOrders"] = excerpt(&closed, &theirs);
                 outcome_of(lookup::decide(&ours, &theirs))
             }
-            Err(reason) => LookupOutcome::Failed { reason },
+            Some(Err(reason)) => LookupOutcome::Failed { reason },
         };
         pending.answer(Lookup {
             request,
