@@ -112,7 +112,12 @@ pub enum LookupOutcome {
     Found { txid: String, state: String },
     /// Neither open nor closed orders contain it.
     NotFound,
-    /// The lookup itself failed; try again later.
+    /// The lookup settled nothing; try again later. The order stays `unknown`.
+    ///
+    /// This includes lookups that found *several* orders that could be ours (a shared
+    /// `userref`): their reason starts with
+    /// [`kraken::lookup::AMBIGUOUS`] and names the candidates. No txid may be adopted
+    /// from such a lookup.
     Failed { reason: String },
 }
 

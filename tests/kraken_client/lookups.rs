@@ -184,7 +184,7 @@ async fn two_orders_sharing_a_userref_leave_the_lookup_ambiguous() {
     let kraken = FakeKraken::start().await;
     let exchange = client(&kraken);
     let with_close = || {
-        let mut order = market_order();
+        let mut order = order();
         order.close = Some(CloseOrder {
             order_type: OrderType::StopLoss,
             price: Some(d("45000")),
@@ -201,12 +201,16 @@ async fn two_orders_sharing_a_userref_leave_the_lookup_ambiguous() {
             "{outcome:?}"
         );
     }
+    // One still open, the other filled: a lookup that stopped at the open list
+    // would take the open one for ours.
+    let txids: Vec<String> = kraken.orders().into_iter().map(|o| o.txid).collect();
+    kraken.fill(&txids[1]);
     let lookup = exchange.find_order(&ours).await;
     let LookupOutcome::Failed { reason } = &lookup.outcome else {
         panic!("a txid was adopted: {lookup:?}");
     };
     assert!(reason.starts_with("ambiguous"), "{reason}");
-    for txid in kraken.orders().iter().map(|o| &o.txid) {
+    for txid in &txids {
         assert!(reason.contains(txid.as_str()), "{reason}");
     }
     assert!(lookup.response.unwrap().contains("candidates"));
