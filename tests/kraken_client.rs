@@ -1,8 +1,14 @@
 //! The Kraken client against the fake Kraken: signing, nonces, every scripted fault
 //! and its classification, lookups, public data, and nonce persistence.
 
+#[path = "kraken_client/clock.rs"]
+mod clock;
+#[path = "kraken_client/concurrency.rs"]
+mod concurrency;
 #[path = "kraken_client/faults.rs"]
 mod faults;
+#[path = "kraken_client/lookups.rs"]
+mod lookups;
 mod support;
 
 use std::str::FromStr;
@@ -111,29 +117,6 @@ async fn validate_mode_is_accepted_without_placing_anything() {
 }
 
 #[tokio::test]
-async fn fifty_concurrent_orders_on_one_client_all_arrive_in_nonce_order() {
-    let kraken = FakeKraken::start().await;
-    let exchange = Arc::new(client(&kraken));
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let exchange = exchange.clone();
-            tokio::spawn(async move { exchange.add_order(&order()).await.outcome })
-        })
-        .collect();
-    for task in tasks {
-        let outcome = task.await.unwrap();
-        assert!(
-            matches!(outcome, AttemptOutcome::Placed { .. }),
-            "{outcome:?}"
-        );
-    }
-    assert_eq!(kraken.invalid_nonces(), 0);
-    assert_eq!(kraken.order_count(), 50);
-    let nonces = kraken.nonces();
-    assert!(nonces.windows(2).all(|w| w[0] < w[1]), "{nonces:?}");
-}
-
-#[tokio::test]
 async fn a_just_placed_order_can_be_invisible_to_lookups_for_a_moment() {
     let kraken = FakeKraken::start().await;
     kraken.script(Behaviour::AcceptInvisibleFor(Duration::from_millis(300)));
@@ -211,6 +194,7 @@ async fn paper_mode_quotes_krakens_public_price_when_none_is_scripted() {
         .with_market_data(KrakenPublic::new(kraken.url()).unwrap());
     let pair = PairTable::snapshot().get("ETHUSD").unwrap().clone();
     assert_eq!(paper.last_price(&pair).await.unwrap(), d("3100.25"));
+    assert_eq!(paper.clock_offset(), None, "paper mode measures no clock");
     paper.set_price("ETHUSD", d("1"));
     assert_eq!(paper.last_price(&pair).await.unwrap(), d("1"));
     assert_eq!(

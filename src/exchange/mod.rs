@@ -112,7 +112,12 @@ pub enum LookupOutcome {
     Found { txid: String, state: String },
     /// Neither open nor closed orders contain it.
     NotFound,
-    /// The lookup itself failed; try again later.
+    /// The lookup settled nothing; try again later. The order stays `unknown`.
+    ///
+    /// This includes lookups that found *several* orders that could be ours (a shared
+    /// `userref`): their reason starts with
+    /// [`kraken::lookup::AMBIGUOUS`] and names the candidates. No txid may be adopted
+    /// from such a lookup.
     Failed { reason: String },
 }
 
@@ -122,6 +127,42 @@ pub struct Lookup {
     pub request: serde_json::Value,
     pub response: Option<String>,
     pub outcome: LookupOutcome,
+}
+
+/// The exchange's clock compared with ours, as last measured.
+///
+/// The executor uses it to judge whether "not found after the deadline" can be
+/// trusted: the deadline sent to the exchange is already translated to the exchange's
+/// clock (the engine refuses at the instant we meant), so what is left to cover is
+/// [`ClockOffset::worst_case`] error plus drift since [`ClockOffset::measured_at`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockOffset {
+    /// Exchange clock minus ours: positive when the exchange's clock is ahead.
+    pub offset: chrono::Duration,
+    /// Half-width of the interval the true offset lies in (Kraken's `Time` has
+    /// whole seconds only, so this is up to half a second plus half a round trip).
+    pub uncertainty: chrono::Duration,
+    /// When it was measured, on our clock.
+    pub measured_at: DateTime<Utc>,
+}
+
+impl ClockOffset {
+    /// The largest difference between the two clocks consistent with the
+    /// measurement: `|offset| + uncertainty`. Compare this with a grace period.
+    pub fn worst_case(&self) -> chrono::Duration {
+        self.offset.abs() + self.uncertainty
+    }
+
+    /// Our instant `at` as the exchange's clock shows it (saturating at the ends of
+    /// the representable range: the offset comes from the exchange's answer).
+    pub fn to_exchange(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        at.checked_add_signed(self.offset)
+            .unwrap_or(if self.offset < chrono::Duration::zero() {
+                DateTime::<Utc>::MIN_UTC
+            } else {
+                DateTime::<Utc>::MAX_UTC
+            })
+    }
 }
 
 /// A failed market-data or account query.
@@ -151,6 +192,21 @@ pub trait Exchange: Send + Sync + 'static {
     /// at each `/metrics` scrape, so it must be cheap. `None` (the default) for a venue
     /// without such a model, like the paper trader.
     fn rate_limit_headroom(&self) -> Option<Headroom> {
+        None
+    }
+
+    /// The exchange's clock against ours, measured at start-up and every few minutes;
+    /// cheap (no I/O), so it can be read before every send and by `/readyz`.
+    ///
+    /// `None` (the default, and the paper trader's answer) means there is no
+    /// measurement: not yet (the first one takes one round trip after start-up) or
+    /// never succeeded. Deadlines are then sent on our clock, uncorrected.
+    ///
+    /// Suggested use: refuse to send while `worst_case()` exceeds the grace given to
+    /// "not found after the deadline" (and say so in `/readyz`); a value whose
+    /// `measured_at` is much older than the re-measuring period means the exchange's
+    /// `Time` has been failing since.
+    fn clock_offset(&self) -> Option<ClockOffset> {
         None
     }
 }

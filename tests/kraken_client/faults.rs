@@ -8,9 +8,8 @@ use chrono::Utc;
 
 use super::support::fake_kraken::{Behaviour, FakeKraken};
 use super::{client, order, order_with_deadline, outcome_with};
-use tradehook::clock::{ManualClock, SharedClock};
 use tradehook::config::{ExchangeConfig, Mode};
-use tradehook::exchange::kraken::{KrakenExchange, MemoryNonceStore, NonceStore};
+use tradehook::exchange::kraken::{KrakenExchange, MemoryNonceStore};
 use tradehook::exchange::{Attempt, AttemptOutcome, Exchange, LookupOutcome, OrderRequest};
 use tradehook::secret::Secret;
 
@@ -133,25 +132,6 @@ async fn throttled_says_when_to_retry() {
 }
 
 #[tokio::test]
-async fn a_deadline_kraken_sees_as_passed_is_deadline_elapsed() {
-    let kraken = FakeKraken::start().await;
-    // Our clock runs a minute behind, so the client believes there is time; the
-    // matching engine (the fake, on real time) refuses the late order.
-    let behind: SharedClock = Arc::new(ManualClock::new(Utc::now() - chrono::Duration::minutes(1)));
-    let store: Arc<dyn NonceStore> = Arc::new(MemoryNonceStore::new());
-    let exchange =
-        KrakenExchange::with_clock(&kraken.exchange_config(Mode::Live), store, behind).unwrap();
-    let mut order = order();
-    order.deadline = Utc::now() - chrono::Duration::seconds(1);
-    let attempt = exchange.add_order(&order).await;
-    assert!(
-        matches!(attempt.outcome, AttemptOutcome::DeadlineElapsed { .. }),
-        "{attempt:?}"
-    );
-    assert_eq!(kraken.order_count(), 0);
-}
-
-#[tokio::test]
 async fn an_order_too_close_to_its_deadline_is_not_sent() {
     let kraken = FakeKraken::start().await;
     let attempt = client(&kraken)
@@ -218,4 +198,18 @@ async fn a_held_answer_arrives_once_released() {
         matches!(outcome, AttemptOutcome::Placed { .. }),
         "{outcome:?}"
     );
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_and_is_ambiguous() {
+    for status in [301, 302, 307, 308] {
+        let (kraken, exchange, order, attempt) = send_ambiguous(Behaviour::Redirect(status)).await;
+        assert_eq!(kraken.calls("AddOrder"), 1, "{status}: sent once");
+        assert_eq!(kraken.calls("redirected"), 0, "{status}: followed");
+        let reason = format!("{:?}", attempt.outcome);
+        assert!(reason.contains(&status.to_string()), "{reason}");
+        // Settled by lookup, never by resending: the fake placed nothing.
+        let lookup = exchange.find_order(&order).await;
+        assert_eq!(lookup.outcome, LookupOutcome::NotFound, "{status}");
+    }
 }

@@ -18,10 +18,14 @@
 
 mod handlers;
 mod orders;
+mod state;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+pub use state::FakeOrder;
+pub(crate) use state::{Shared, State};
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -34,7 +38,6 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use tradehook::config::{ExchangeConfig, Mode};
-use tradehook::pairs::PairTable;
 use tradehook::secret::Secret;
 
 /// How the fake answers one `AddOrder` (after checking key, signature and nonce).
@@ -59,56 +62,9 @@ pub enum Behaviour {
     AcceptInvisibleThen502(Duration),
     /// Accept the order, then hold the answer until [`FakeKraken::release_held`].
     AcceptThenHold,
-}
-
-/// An order the fake accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FakeOrder {
-    pub txid: String,
-    pub cl_ord_id: Option<String>,
-    pub userref: Option<i64>,
-    /// Altname (`XBTUSD`).
-    pub pair: String,
-    pub side: String,
-    pub ordertype: String,
-    pub volume: String,
-    pub price: Option<String>,
-    /// `open`, `closed` or `canceled`. Market orders close at once.
-    pub status: String,
-    /// Every form field as received (nonce included).
-    pub form: Vec<(String, String)>,
-    /// When it was accepted, in unix milliseconds (Kraken's `opentm` is seconds).
-    pub opened_ms: i64,
-    pub(crate) visible_from: Instant,
-}
-
-#[derive(Debug)]
-pub(crate) struct State {
-    pub(crate) pairs: PairTable,
-    pub(crate) last_nonce: Option<u64>,
-    pub(crate) nonces: Vec<u64>,
-    pub(crate) invalid_nonces: usize,
-    pub(crate) script: VecDeque<Behaviour>,
-    pub(crate) orders: Vec<FakeOrder>,
-    pub(crate) prices: HashMap<String, Decimal>,
-    pub(crate) balances: BTreeMap<String, Decimal>,
-    pub(crate) calls: BTreeMap<String, usize>,
-    pub(crate) held: usize,
-}
-
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) key: String,
-    pub(crate) secret: Vec<u8>,
-    pub(crate) state: Mutex<State>,
-    /// Bumped by `release_held`; held answers wait for it to change.
-    pub(crate) release: watch::Sender<u64>,
-}
-
-impl Shared {
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
+    /// Answer with this 3xx status and a `Location` on the fake's `/elsewhere/...`,
+    /// which counts as method `redirected` and would "place" the order if followed.
+    Redirect(u16),
 }
 
 /// Closes the connection a request arrived on (for [`Behaviour::AcceptThenDrop`]).
@@ -142,21 +98,7 @@ impl FakeKraken {
         let shared = Arc::new(Shared {
             key: key.clone(),
             secret: secret.clone(),
-            state: Mutex::new(State {
-                pairs: PairTable::snapshot(),
-                last_nonce: None,
-                nonces: Vec::new(),
-                invalid_nonces: 0,
-                script: VecDeque::new(),
-                orders: Vec::new(),
-                prices,
-                balances: BTreeMap::from([
-                    ("ZUSD".to_owned(), Decimal::new(100_000, 0)),
-                    ("XXBT".to_owned(), Decimal::new(15, 1)),
-                ]),
-                calls: BTreeMap::new(),
-                held: 0,
-            }),
+            state: Mutex::new(State::new(prices)),
             release: watch::channel(0).0,
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -241,9 +183,49 @@ impl FakeKraken {
         }
     }
 
+    /// Adds `n` closed orders placed by someone else (another bot on the account),
+    /// opened now, as if they had come through `AddOrder`.
+    pub fn add_foreign_closed_orders(&self, n: usize) {
+        let mut state = self.shared.state();
+        for _ in 0..n {
+            let order = FakeOrder {
+                txid: format!("F{:05}-FOREIGN-KRAKEN", state.orders.len() + 1),
+                cl_ord_id: Some(uuid::Uuid::new_v4().to_string()),
+                userref: None,
+                pair: "ETHUSD".into(),
+                side: "sell".into(),
+                ordertype: "market".into(),
+                volume: "0.1".into(),
+                price: None,
+                status: "closed".into(),
+                form: Vec::new(),
+                opened_ms: state.now().timestamp_millis(),
+                visible_from: std::time::Instant::now(),
+            };
+            state.orders.push(order);
+        }
+    }
+
     /// Every nonce received on a private call, in arrival order (refused ones too).
     pub fn nonces(&self) -> Vec<u64> {
         self.shared.state().nonces.clone()
+    }
+
+    /// Sets the key's nonce window, as on Kraken (in nonce units: milliseconds for
+    /// this client's nonces). 0, the default, accepts only increasing nonces.
+    pub fn set_nonce_window(&self, window: u64) {
+        self.shared.state().nonce_window = window;
+    }
+
+    /// Runs the fake's clock (`Time`, deadlines, `opentm`) this far ahead of real time
+    /// (behind if negative).
+    pub fn set_clock_skew(&self, skew: chrono::Duration) {
+        self.shared.state().skew = skew;
+    }
+
+    /// Makes public `Time` answer `EService:Unavailable` (or answer again).
+    pub fn fail_time(&self, fails: bool) {
+        self.shared.state().time_fails = fails;
     }
 
     /// How many requests were refused with `EAPI:Invalid nonce`.

@@ -6,12 +6,19 @@
 //! no byte of the request left this process ([`SendError::NotSent`]); anything after
 //! that (timeout, reset, a half-read answer) means the request may have arrived
 //! ([`SendError::MaybeSent`]).
+//!
+//! Redirects are never followed: reqwest's default policy would re-send a signed POST
+//! (307/308 keep method and body) to wherever a misconfigured `kraken_url`, a proxy or
+//! an attacker on the path points it. A 3xx answer is returned as it is and read as
+//! [`Reply::Malformed`], i.e. ambiguous for `AddOrder` (see [`parse_reply`]).
 
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Url};
 use serde_json::Value;
+
+use super::handoff::SignalBody;
 
 /// Sent with every request.
 pub const USER_AGENT: &str = concat!("tradehook/", env!("CARGO_PKG_VERSION"));
@@ -68,9 +75,22 @@ pub enum Reply {
 
 /// Reads Kraken's envelope. Any 5xx status is malformed whatever its body: a proxy
 /// or Kraken's edge may have answered while the order went through behind it.
+///
+/// So is any 3xx (the client follows no redirect). Kraken's API never redirects, so a
+/// 3xx comes from something between us and the engine: a proxy, a load balancer, a
+/// wrong `kraken_url`. That it did not also forward the request cannot be proved from
+/// here (a proxy may pass the request on and still answer with a redirect), so for
+/// `AddOrder` it is ambiguous and settled by lookup, never by resending. Were it
+/// provably not sent, the worst cost of this choice is one lookup.
 pub fn parse_reply(raw: &RawReply) -> Reply {
     if raw.status >= 500 {
         return Reply::Malformed(format!("HTTP {}", raw.status));
+    }
+    if (300..400).contains(&raw.status) {
+        return Reply::Malformed(format!(
+            "HTTP {}: a redirect, not followed (Kraken's API does not redirect)",
+            raw.status
+        ));
     }
     let value: Value = match serde_json::from_str(&raw.body) {
         Ok(value) => value,
@@ -118,6 +138,8 @@ impl Http {
         let base = Url::parse(base_url).map_err(|e| KrakenError::Config(e.to_string()))?;
         let client = Client::builder()
             .user_agent(USER_AGENT)
+            // Never re-send a signed request elsewhere; see the module doc.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .pool_idle_timeout(Duration::from_secs(50))
             .build()
@@ -146,12 +168,13 @@ impl Http {
         read(request.send().await).await
     }
 
-    /// `POST {base}{path}` with a form body that has already been signed.
+    /// `POST {base}{path}` with a form body that has already been signed; `body`
+    /// reports when the connection takes it (see [`super::handoff`]).
     pub async fn post_form(
         &self,
         path: &str,
         headers: HeaderMap,
-        body: String,
+        body: SignalBody,
         timeout: Duration,
     ) -> Result<RawReply, SendError> {
         let request = self
@@ -162,7 +185,7 @@ impl Http {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded; charset=utf-8",
             )
-            .body(body)
+            .body(reqwest::Body::wrap(body))
             .timeout(timeout);
         read(request.send().await).await
     }
@@ -238,7 +261,7 @@ mod tests {
     }
 
     #[test]
-    fn server_errors_html_and_foreign_json_are_malformed() {
+    fn server_errors_redirects_html_and_foreign_json_are_malformed() {
         for (status, body) in [
             (502, r#"{"error":["EOrder:Insufficient funds"]}"#),
             (520, ""),
@@ -246,6 +269,9 @@ mod tests {
             (200, r#"{"hello":"world"}"#),
             (200, r#"{"error":[],"result":null}"#),
             (403, "<html>forbidden</html>"),
+            (307, r#"{"error":[],"result":{"txid":["O1"]}}"#),
+            (301, r#"{"error":["EOrder:Insufficient funds"]}"#),
+            (302, ""),
         ] {
             assert!(
                 matches!(parse_reply(&raw(status, body)), Reply::Malformed(_)),

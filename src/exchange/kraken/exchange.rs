@@ -1,5 +1,6 @@
 //! [`KrakenExchange`]: the [`Exchange`] seam over Kraken's REST API, in validate or
-//! live mode. One `AddOrder` per call, classified; lookups by `cl_ord_id`/`userref`.
+//! live mode. One `AddOrder` per call, classified, its deadline on Kraken's clock;
+//! lookups by `cl_ord_id`/`userref`, batched ([`super::batch`]).
 //!
 //! Keep one `KrakenExchange` per API key and share it (`Arc`): nonces are serialised
 //! per key within the process either way, but one instance also shares its rate
@@ -14,28 +15,35 @@ use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 use sqlx::SqlitePool;
 
+use super::batch::LookupBatcher;
 use super::client::{parse_reply, Http, KrakenError, Reply, SendError};
+use super::clock_sync::{deadline_on_kraken, ClockWatch};
 use super::errors;
-use super::lookup;
 use super::nonce::{NonceStore, SqliteNonceStore};
 use super::order_form::add_order_fields;
-use super::private::{KrakenPrivate, OrderFilter, Sent, DEADLINE_MARGIN};
+use super::private::{KrakenPrivate, Limit, DEADLINE_MARGIN};
 use super::public::KrakenPublic;
 use super::rate_limit::{Counter, Headroom, RateLimiter};
 use super::sign::Credentials;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{ExchangeConfig, Mode};
 use crate::exchange::{
-    Attempt, AttemptOutcome, Exchange, ExchangeError, Lookup, LookupOutcome, OrderRequest,
+    Attempt, AttemptOutcome, ClockOffset, Exchange, ExchangeError, Lookup, OrderRequest,
 };
 use crate::pairs::{PairInfo, PairTable};
+
+/// How long the first orders after start-up wait for the first sample of Kraken's
+/// clock (one round trip to `Time`), rather than go with an uncorrected deadline.
+const FIRST_CLOCK_SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Kraken in validate or live mode.
 pub struct KrakenExchange {
     mode: Mode,
     public: KrakenPublic,
-    private: KrakenPrivate,
+    private: Arc<KrakenPrivate>,
     clock: SharedClock,
+    kraken_clock: ClockWatch,
+    lookups: LookupBatcher,
 }
 
 impl std::fmt::Debug for KrakenExchange {
@@ -82,10 +90,21 @@ impl KrakenExchange {
             .map_err(|e| KrakenError::Config(e.to_string()))?;
         let http = Http::new(&config.kraken_url)?;
         let limiter = Arc::new(RateLimiter::new(config.tier));
+        let public = KrakenPublic::with_http(http.clone());
+        let kraken_clock = ClockWatch::start(public.clone(), clock.clone());
+        let private = Arc::new(KrakenPrivate::new(
+            http,
+            credentials,
+            store,
+            limiter,
+            clock.clone(),
+        ));
         Ok(KrakenExchange {
             mode: config.mode,
-            public: KrakenPublic::with_http(http.clone()),
-            private: KrakenPrivate::new(http, credentials, store, limiter, clock.clone()),
+            lookups: LookupBatcher::new(private.clone(), kraken_clock.clone()),
+            kraken_clock,
+            public,
+            private,
             clock,
         })
     }
@@ -147,28 +166,6 @@ impl KrakenExchange {
             Reply::Malformed(reason) => AttemptOutcome::Ambiguous { reason },
         }
     }
-
-    /// Looks for the order in one of the two lists; `Ok(None)` if it is not there.
-    async fn look_in(
-        &self,
-        method: &str,
-        key: &str,
-        order: &OrderRequest,
-        filter: OrderFilter,
-    ) -> (Sent, Result<Option<(String, String)>, String>) {
-        let (sent, result) = self.private.orders(method, filter).await;
-        let found = result
-            .map_err(|e| e.to_string())
-            .and_then(|result| lookup::find_in(&result, method, key, order, filter));
-        (sent, found)
-    }
-}
-
-fn body_of(sent: &Sent) -> Value {
-    match &sent.reply {
-        Ok(raw) => Value::String(raw.body.clone()),
-        Err(_) => Value::Null,
-    }
 }
 
 #[async_trait]
@@ -176,7 +173,12 @@ impl Exchange for KrakenExchange {
     async fn add_order(&self, order: &OrderRequest) -> Attempt {
         let started = Instant::now();
         let validate = self.mode == Mode::Validate;
-        let fields = match add_order_fields(order, validate) {
+        // The engine judges `deadline` on Kraken's clock: send our instant as it
+        // reads there. Timeouts below stay on our clock, like the deadline itself.
+        let offset = self.kraken_clock.first(FIRST_CLOCK_SAMPLE_WAIT).await;
+        let mut on_kraken = order.clone();
+        on_kraken.deadline = deadline_on_kraken(order.deadline, offset, self.clock.now());
+        let fields = match add_order_fields(&on_kraken, validate) {
             Ok(fields) => fields,
             Err(err) => {
                 return Attempt {
@@ -216,7 +218,7 @@ impl Exchange for KrakenExchange {
         }
         let sent = self
             .private
-            .send("AddOrder", &fields, Some(order.deadline))
+            .send("AddOrder", &fields, Limit::Deadline(order.deadline))
             .await;
         let outcome = self.classify(order, &sent.reply);
         Attempt {
@@ -228,41 +230,7 @@ impl Exchange for KrakenExchange {
     }
 
     async fn find_order(&self, order: &OrderRequest) -> Lookup {
-        let filter = match (&order.close, order.userref) {
-            (None, _) => OrderFilter::ClOrdId(order.client_order_id),
-            (Some(_), Some(userref)) => OrderFilter::Userref(userref),
-            (Some(_), None) => {
-                return Lookup {
-                    request: json!({}),
-                    response: None,
-                    outcome: LookupOutcome::Failed {
-                        reason: "an order with a close has no userref to look it up by".into(),
-                    },
-                }
-            }
-        };
-        let (open, found) = self.look_in("OpenOrders", "open", order, filter).await;
-        let mut request = json!({"OpenOrders": open.request});
-        let mut response = json!({"OpenOrders": body_of(&open)});
-        let found = match found {
-            Ok(None) => {
-                let (closed, found) = self.look_in("ClosedOrders", "closed", order, filter).await;
-                request["ClosedOrders"] = closed.request.clone();
-                response["ClosedOrders"] = body_of(&closed);
-                found
-            }
-            other => other,
-        };
-        let outcome = match found {
-            Ok(Some((txid, state))) => LookupOutcome::Found { txid, state },
-            Ok(None) => LookupOutcome::NotFound,
-            Err(reason) => LookupOutcome::Failed { reason },
-        };
-        Lookup {
-            request,
-            response: Some(response.to_string()),
-            outcome,
-        }
+        self.lookups.find(order).await
     }
 
     async fn last_price(&self, pair: &PairInfo) -> Result<Decimal, ExchangeError> {
@@ -288,5 +256,9 @@ impl Exchange for KrakenExchange {
 
     fn rate_limit_headroom(&self) -> Option<Headroom> {
         Some(self.headroom())
+    }
+
+    fn clock_offset(&self) -> Option<ClockOffset> {
+        self.kraken_clock.latest()
     }
 }

@@ -1,44 +1,113 @@
 //! Recognising our order in Kraken's `OpenOrders`/`ClosedOrders` answers.
 //!
-//! The request is filtered by `cl_ord_id` (or `userref`), but each entry is checked
-//! again here: were Kraken ever to ignore the filter, another order must never be
-//! taken for ours (that would mark an unsent order `placed`).
+//! Every entry is checked here, whatever the request asked for: were Kraken ever to
+//! ignore a filter (or, for the batched lookups of [`super::batch`], when the lists
+//! are unfiltered), another order must never be taken for ours (that would mark an
+//! unsent order `placed`).
+//!
+//! # Several candidates
+//!
+//! A `cl_ord_id` is our UUID, so one entry at most carries it. A `userref` (used for
+//! orders with a conditional close) is only 32 bits and may be shared with other
+//! orders, ours or not: an entry must then also have our pair, side, order type, sent
+//! volume and an opening time that fits our deadline. When several *distinct* orders
+//! (by txid) still fit, nothing tells ours apart: the answer is [`Match::Several`],
+//! which the lookup reports as failed with an `ambiguous:` reason. The order then
+//! stays `unknown` and no txid is ever adopted; a later lookup may settle it if the
+//! other order leaves the time window.
 
+use chrono::TimeDelta;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Value};
 
-use super::private::OrderFilter;
+use super::calls::OrderFilter;
 use crate::exchange::OrderRequest;
 use crate::pairs::PairInfo;
 
-/// The `(txid, status)` of our order in the `key` map (`open` / `closed`) of a
-/// `method` result; `Ok(None)` if absent, `Err` if several entries match.
-pub fn find_in(
-    result: &Value,
-    method: &str,
-    key: &str,
-    order: &OrderRequest,
-    filter: OrderFilter,
-) -> Result<Option<(String, String)>, String> {
-    let empty = Map::new();
-    let map = result.get(key).and_then(Value::as_object).unwrap_or(&empty);
-    let mut matches = map
-        .iter()
-        .filter(|(_, entry)| is_our_order(entry, order, filter))
-        .map(|(txid, entry)| {
-            let state = entry.get("status").and_then(Value::as_str).unwrap_or(key);
-            (txid.clone(), state.to_owned())
-        })
-        .collect::<Vec<_>>();
-    match matches.len() {
-        0 | 1 => Ok(matches.pop()),
-        n => Err(format!("{n} orders in {method} match this order")),
+/// How the `Failed` reason of an ambiguous lookup starts.
+pub const AMBIGUOUS: &str = "ambiguous";
+
+/// What Kraken's lists say about one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    /// No entry is our order.
+    Absent,
+    /// Exactly one order (by txid) is ours, with its status.
+    One { txid: String, state: String },
+    /// Several distinct orders fit everything known of ours: never pick one.
+    Several { txids: Vec<String> },
+}
+
+impl Match {
+    /// The `Failed` reason of [`Match::Several`].
+    pub fn ambiguity(txids: &[String]) -> String {
+        format!(
+            "{AMBIGUOUS}: {} orders at Kraken match this order ({}); it stays unknown \
+             and no txid is adopted",
+            txids.len(),
+            txids.join(", ")
+        )
     }
 }
 
-/// Whether a Kraken order entry is `order`. Never trusts the filter alone: were Kraken
-/// to ignore it, some other order would otherwise be taken for ours.
-pub fn is_our_order(entry: &Value, order: &OrderRequest, filter: OrderFilter) -> bool {
+/// How our order is recognised: its `cl_ord_id`, or for an order with a close (which
+/// Kraken does not let carry one) its `userref`.
+pub fn filter_for(order: &OrderRequest) -> Result<OrderFilter, String> {
+    match (&order.close, order.userref) {
+        (None, _) => Ok(OrderFilter::ClOrdId(order.client_order_id)),
+        (Some(_), Some(userref)) => Ok(OrderFilter::Userref(userref)),
+        (Some(_), None) => Err("an order with a close has no userref to look it up by".into()),
+    }
+}
+
+/// The entries of a `txid → order` map that can be `order`. `offset` is Kraken's
+/// clock minus ours (zero if unknown), to judge `opentm` against our deadline.
+pub fn candidates<'a>(
+    map: &'a Map<String, Value>,
+    order: &OrderRequest,
+    filter: OrderFilter,
+    offset: TimeDelta,
+) -> Vec<(&'a String, &'a Value)> {
+    map.iter()
+        .filter(|(_, entry)| is_our_order(entry, order, filter, offset))
+        .collect()
+}
+
+/// Settles what the open and closed lists (either may be empty) say together. An
+/// order that closed between the two reads is in both under one txid: one order, in
+/// its later (closed) state.
+pub fn decide(open: &[(&String, &Value)], closed: &[(&String, &Value)]) -> Match {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for (list, (txid, entry)) in open
+        .iter()
+        .map(|c| ("open", c))
+        .chain(closed.iter().map(|c| ("closed", c)))
+    {
+        let state = entry.get("status").and_then(Value::as_str).unwrap_or(list);
+        match found.iter_mut().find(|(t, _)| t == *txid) {
+            Some(seen) => seen.1 = state.to_owned(),
+            None => found.push(((*txid).clone(), state.to_owned())),
+        }
+    }
+    match found.len() {
+        0 => Match::Absent,
+        1 => {
+            let (txid, state) = found.remove(0);
+            Match::One { txid, state }
+        }
+        _ => Match::Several {
+            txids: found.into_iter().map(|(txid, _)| txid).collect(),
+        },
+    }
+}
+
+/// Whether a Kraken order entry can be `order` (see the module doc).
+pub fn is_our_order(
+    entry: &Value,
+    order: &OrderRequest,
+    filter: OrderFilter,
+    offset: TimeDelta,
+) -> bool {
     let field = |name: &str| entry.get(name);
     let descr = |name: &str| {
         entry
@@ -51,8 +120,6 @@ pub fn is_our_order(entry: &Value, order: &OrderRequest, filter: OrderFilter) ->
             .and_then(Value::as_str)
             .is_some_and(|c| c.eq_ignore_ascii_case(&id.to_string())),
         OrderFilter::Userref(n) => {
-            // A userref is only 32 bits, so over a long history two of our orders
-            // can share one: everything else Kraken shows must be ours too.
             let userref =
                 field("userref").and_then(|u| u.as_i64().or_else(|| u.as_str()?.parse().ok()));
             let pair_ok = descr("pair").is_none_or(|p| same_pair(p, &order.pair));
@@ -66,25 +133,42 @@ pub fn is_our_order(entry: &Value, order: &OrderRequest, filter: OrderFilter) ->
                 .is_none_or(|v| v == sent_volume);
             let opened_ok = field("opentm")
                 .and_then(Value::as_f64)
-                .is_none_or(|at| opened_in_time(at, order));
+                .is_none_or(|at| opened_in_time(at, order, offset));
             userref == Some(i64::from(n)) && pair_ok && side_ok && type_ok && volume_ok && opened_ok
         }
         OrderFilter::All => false,
     }
 }
 
-/// How far Kraken's clock may be from ours when judging `opentm`.
+/// Tolerance for the clock offset's error when judging `opentm` (generous: an
+/// unmeasured offset counts as zero).
 const CLOCK_SKEW_SECS: f64 = 60.0;
 /// Kraken's largest `deadline` offset: no order is sent longer before its deadline.
 const MAX_DEADLINE_SECS: f64 = 60.0;
 
+/// Our deadline on Kraken's clock, in unix seconds.
+fn kraken_deadline_secs(order: &OrderRequest, offset: TimeDelta) -> f64 {
+    let deadline = order
+        .deadline
+        .checked_add_signed(offset)
+        .unwrap_or(order.deadline);
+    deadline.timestamp_millis() as f64 / 1000.0
+}
+
 /// Whether an order opened at `opentm` (Kraken's unix seconds) can be `order`: it was
 /// sent at most a minute before its deadline and accepted before it.
-fn opened_in_time(opentm: f64, order: &OrderRequest) -> bool {
-    let deadline = order.deadline.timestamp_millis() as f64 / 1000.0;
+fn opened_in_time(opentm: f64, order: &OrderRequest, offset: TimeDelta) -> bool {
+    let deadline = kraken_deadline_secs(order, offset);
     let earliest = deadline - MAX_DEADLINE_SECS - CLOCK_SKEW_SECS;
     let latest = deadline + CLOCK_SKEW_SECS;
     (earliest..=latest).contains(&opentm)
+}
+
+/// The latest `start` (unix seconds, exclusive) of a `ClosedOrders` scan by opening
+/// time that still includes every order that can be `order`.
+pub fn scan_start(order: &OrderRequest, offset: TimeDelta) -> i64 {
+    let earliest = kraken_deadline_secs(order, offset) - MAX_DEADLINE_SECS - CLOCK_SKEW_SECS;
+    earliest.floor() as i64 - 1
 }
 
 /// A decimal Kraken sent as a string (`"1.25000000"`) or a number.
@@ -108,80 +192,5 @@ fn same_pair(name: &str, pair: &PairInfo) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    use uuid::Uuid;
-
-    #[test]
-    fn an_order_is_found_by_its_cl_ord_id_only() {
-        let order = OrderRequest::example();
-        let id = order.client_order_id.to_string();
-        let result = json!({"open": {
-            "OTHER1": {"cl_ord_id": Uuid::new_v4().to_string(), "status": "open"},
-            "OURS01": {"cl_ord_id": id, "status": "open"},
-        }});
-        let filter = OrderFilter::ClOrdId(order.client_order_id);
-        let found = find_in(&result, "OpenOrders", "open", &order, filter).unwrap();
-        assert_eq!(found, Some(("OURS01".into(), "open".into())));
-    }
-
-    #[test]
-    fn entries_of_other_orders_are_never_taken_for_ours() {
-        let order = OrderRequest::example();
-        let result = json!({"open": {"OTHER1": {"status": "open"}}});
-        let filter = OrderFilter::ClOrdId(order.client_order_id);
-        assert_eq!(
-            find_in(&result, "OpenOrders", "open", &order, filter),
-            Ok(None)
-        );
-    }
-
-    #[test]
-    fn a_userref_match_must_also_have_our_pair_and_side() {
-        let order = OrderRequest::example();
-        let entry = |pair: &str, side: &str| json!({"userref": 7, "status": "closed", "descr": {"pair": pair, "type": side}});
-        let filter = OrderFilter::Userref(7);
-        let ours = json!({"closed": {"A": entry("XBTUSD", "buy"), "B": entry("ETHUSD", "buy"),
-                                     "C": entry("XBTUSD", "sell")}});
-        let found = find_in(&ours, "ClosedOrders", "closed", &order, filter).unwrap();
-        assert_eq!(found, Some(("A".into(), "closed".into())));
-        let twice = json!({"closed": {"A": entry("XBTUSD", "buy"), "B": entry("XBT/USD", "buy")}});
-        assert!(find_in(&twice, "ClosedOrders", "closed", &order, filter).is_err());
-    }
-
-    #[test]
-    fn a_userref_match_must_also_have_our_type_volume_and_a_timely_opening() {
-        let order = OrderRequest::example();
-        let deadline = order.deadline.timestamp() as f64;
-        let entry = |ordertype: &str, vol: &str, opentm: f64| {
-            json!({"userref": 42, "status": "closed", "vol": vol, "opentm": opentm,
-                   "descr": {"pair": "XBTUSD", "type": "buy", "ordertype": ordertype}})
-        };
-        let filter = OrderFilter::Userref(42);
-        let ours = entry("limit", "1.25000000", deadline - 9.5);
-        let others = [
-            (
-                "an older order with the same userref",
-                entry("limit", "1.25", deadline - 86_400.0),
-            ),
-            (
-                "another order type",
-                entry("market", "1.25", deadline - 9.5),
-            ),
-            ("another volume", entry("limit", "1.2", deadline - 9.5)),
-            (
-                "opened long after the deadline",
-                entry("limit", "1.25", deadline + 3_600.0),
-            ),
-        ];
-        for (what, other) in others {
-            let result = json!({"closed": {"OURS": ours, "OTHER": other}});
-            assert_eq!(
-                find_in(&result, "ClosedOrders", "closed", &order, filter),
-                Ok(Some(("OURS".into(), "closed".into()))),
-                "{what}"
-            );
-        }
-    }
-}
+#[path = "lookup_tests.rs"]
+mod tests;

@@ -10,8 +10,9 @@
 //! at the price of nonces running at most 10 s ahead of the clock after a restart,
 //! which Kraken does not mind.
 //!
-//! Issuing and sending happen under one per-key async mutex ([`NonceSequence::lock`]),
-//! so requests reach Kraken in nonce order. Sequences are shared per key within the
+//! Issuing, signing and handing the request to its connection happen under one
+//! per-key async mutex ([`NonceSequence::lock`]), so requests leave in nonce order;
+//! the lock is not held while the answer is awaited (see [`super::private`]). Sequences are shared per key within the
 //! process ([`NonceSequence::for_key`]), so two clients on one key still serialise.
 //! Two *processes* must never share a key: nothing can order their requests.
 
@@ -194,8 +195,9 @@ impl NonceSequence {
         &self.key_id
     }
 
-    /// Takes the per-key lock. Hold the guard until the request has been answered, so
-    /// that requests leave (and arrive) in nonce order.
+    /// Takes the per-key lock. Hold the guard until the signed request has been
+    /// handed to its connection (not until it is answered), so that requests leave
+    /// in nonce order without one slow answer holding up the next request.
     pub async fn lock(&self) -> NonceGuard<'_> {
         NonceGuard {
             sequence: self,
@@ -204,7 +206,8 @@ impl NonceSequence {
     }
 }
 
-/// Exclusive use of a key's sequence: issue a nonce, then send while holding this.
+/// Exclusive use of a key's sequence: issue a nonce, then sign and hand the request
+/// to its connection while holding this.
 pub struct NonceGuard<'a> {
     sequence: &'a NonceSequence,
     state: MutexGuard<'a, State>,

@@ -1,26 +1,45 @@
 //! Kraken's private API: signed POSTs under the per-key nonce lock.
 //!
-//! Calls: `AddOrder`, `OpenOrders`, `ClosedOrders`, `QueryOrders`, `CancelOrder`,
-//! `Balance`. There is deliberately no funding or withdrawal call, and none can be
-//! made through this type: `KrakenPrivate::send` is private to the crate's Kraken
-//! module and only the methods below name endpoints.
-
-use std::collections::HashMap;
-use std::str::FromStr;
+//! Calls: `AddOrder` (from [`super::exchange`]) and, in [`super::calls`],
+//! `OpenOrders`, `ClosedOrders`, `QueryOrders`, `CancelOrder`, `Balance`. There is
+//! deliberately no funding or withdrawal call, and none can be made through this
+//! type: `KrakenPrivate::send` is private to the crate's Kraken module and only those
+//! methods name endpoints.
+//!
+//! # Nonce order without head-of-line blocking
+//!
+//! Kraken refuses a nonce not above the last one it accepted for the key. The lock is
+//! held from issuing the nonce through signing until the request has been handed to
+//! its connection ([`super::handoff`]), or at most [`HANDOFF_BOUND`], and is *not*
+//! held while waiting for the answer: a slow or hung call (an `AddOrder` Kraken never
+//! answers, a lookup stuck behind a proxy) delays the next request by at most that
+//! bound, never by its own timeout. Requests therefore leave in nonce order; on one
+//! HTTP/2 connection (Kraken negotiates it) they also travel in that order. Over
+//! several HTTP/1.1 connections, or when the bound elapses before a new connection
+//! is up, a later nonce can arrive first; the earlier request is then refused with
+//! `EAPI:Invalid nonce` before reaching the matching engine, which
+//! [`super::errors`] classifies as a safe retry with a fresh nonce.
+//!
+//! Kraken's per-key **nonce window** (a setting of the API key, in nonce units: our
+//! nonces are milliseconds, so `5000` is 5 s) accepts a nonce lower than one already
+//! used if it is within the window. Setting a window of a few seconds on the key
+//! removes these retries. The trade-off Kraken's docs and integrators mention: within
+//! the window a *re-sent copy* of a signed request could be accepted again. This
+//! client never re-sends a signed request (each attempt has a fresh nonce; no
+//! redirect is followed; a written body cannot be retried by the HTTP layer), and the
+//! default window of 0 is safe too, only costing a retry now and then.
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderValue};
-use rust_decimal::Decimal;
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
-use super::client::{into_result, Http, KrakenError, RawReply, SendError, DEFAULT_TIMEOUT};
-use super::errors::is_rate_limit;
+use super::client::{Http, RawReply, SendError};
+use super::handoff::{signal_body, HandOff, HANDOFF_BOUND};
 use super::nonce::{NonceSequence, NonceStore};
 use super::order_form::Field;
-use super::rate_limit::{Counter, RateLimiter, CANCEL_COST};
+use super::rate_limit::RateLimiter;
 use super::sign::Credentials;
 use crate::clock::SharedClock;
 
@@ -41,23 +60,13 @@ pub struct Sent {
     pub elapsed: Duration,
 }
 
-/// Which orders an `OpenOrders`/`ClosedOrders` call asks for.
+/// How long a private call may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderFilter {
-    /// All of them (Kraken pages closed orders by 50).
-    All,
-    ClOrdId(Uuid),
-    Userref(i32),
-}
-
-impl OrderFilter {
-    fn fields(self) -> Vec<Field> {
-        match self {
-            OrderFilter::All => Vec::new(),
-            OrderFilter::ClOrdId(id) => vec![("cl_ord_id", id.to_string())],
-            OrderFilter::Userref(n) => vec![("userref", n.to_string())],
-        }
-    }
+pub enum Limit {
+    /// An order's deadline (our clock): the timeout ends [`DEADLINE_MARGIN`] before it.
+    Deadline(DateTime<Utc>),
+    /// A plain timeout, for calls that place nothing.
+    Timeout(Duration),
 }
 
 /// The signed half of the Kraken API, for one key.
@@ -109,15 +118,11 @@ impl KrakenPrivate {
         &self.limiter
     }
 
-    /// Signs and sends one request under the key's nonce lock. With a `deadline` the
-    /// timeout ends [`DEADLINE_MARGIN`] before it, and nothing is sent if that leaves
-    /// no time.
-    pub(super) async fn send(
-        &self,
-        method: &str,
-        fields: &[Field],
-        deadline: Option<DateTime<Utc>>,
-    ) -> Sent {
+    /// Signs and sends one request, holding the key's nonce lock only until the
+    /// request is handed to its connection (see the module doc). With a `deadline`
+    /// the timeout ends [`DEADLINE_MARGIN`] before it, and nothing is sent if that
+    /// leaves no time.
+    pub(super) async fn send(&self, method: &str, fields: &[Field], limit: Limit) -> Sent {
         let started = Instant::now();
         let mut guard = self.nonces.lock().await;
         let mut request: Map<String, Value> = fields
@@ -129,32 +134,38 @@ impl KrakenPrivate {
             Err(err) => return not_sent(request, err.to_string(), started),
         };
         let body = encode(nonce, fields, &mut request);
-        let timeout = match deadline {
-            None => DEFAULT_TIMEOUT,
-            Some(deadline) => {
-                let left = (deadline - self.clock.now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO);
-                match left.checked_sub(DEADLINE_MARGIN) {
-                    Some(t) if !t.is_zero() => t.min(MAX_ORDER_TIMEOUT),
-                    _ => {
-                        let why = "the order's deadline is too close to send it".to_owned();
-                        return not_sent(request, why, started);
-                    }
-                }
-            }
+        let timeout = match self.timeout(limit) {
+            Ok(timeout) => timeout,
+            Err(why) => return not_sent(request, why, started),
         };
         let path = format!("/0/private/{method}");
         let headers = match self.headers(&path, nonce, &body) {
             Ok(headers) => headers,
             Err(why) => return not_sent(request, why, started),
         };
-        let reply = self.http.post_form(&path, headers, body, timeout).await;
+        let (body, handed_off) = signal_body(body);
+        let reply = self.http.post_form(&path, headers, body, timeout);
+        tokio::pin!(reply);
+        let early = tokio::select! {
+            reply = &mut reply => Some(reply),
+            how = handed_off.wait(HANDOFF_BOUND) => {
+                if how == HandOff::BoundElapsed {
+                    tracing::debug!(method, nonce, "hand-off bound elapsed; releasing the nonce lock");
+                }
+                None
+            }
+        };
+        let locked_for = started.elapsed();
         drop(guard);
+        let reply = match early {
+            Some(reply) => reply,
+            None => reply.await,
+        };
         tracing::debug!(
             method,
             nonce,
             key_id = %self.key_id(),
+            locked_us = locked_for.as_micros() as u64,
             elapsed_ms = started.elapsed().as_millis() as u64,
             ok = reply.is_ok(),
             "Kraken private call"
@@ -163,6 +174,22 @@ impl KrakenPrivate {
             request: Value::Object(request),
             reply,
             elapsed: started.elapsed(),
+        }
+    }
+
+    /// The HTTP timeout for `limit`, or why there is no time left to send.
+    fn timeout(&self, limit: Limit) -> Result<Duration, String> {
+        match limit {
+            Limit::Timeout(timeout) => Ok(timeout),
+            Limit::Deadline(deadline) => {
+                let left = (deadline - self.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO);
+                match left.checked_sub(DEADLINE_MARGIN) {
+                    Some(t) if !t.is_zero() => Ok(t.min(MAX_ORDER_TIMEOUT)),
+                    _ => Err("the order's deadline is too close to send it".to_owned()),
+                }
+            }
         }
     }
 
@@ -177,87 +204,6 @@ impl KrakenPrivate {
         headers.insert("API-Key", key);
         headers.insert("API-Sign", sign);
         Ok(headers)
-    }
-
-    /// A call that places nothing: charged to the REST counter, result extracted.
-    pub(super) async fn call(
-        &self,
-        method: &str,
-        fields: &[Field],
-        counter: Counter,
-        cost: f64,
-    ) -> (Sent, Result<Value, KrakenError>) {
-        // Waiting is fine here: these calls have no deadline of their own.
-        let _ = self.limiter.acquire(&counter, cost, None).await;
-        let sent = self.send(method, fields, None).await;
-        let result = into_result(sent.reply.clone());
-        if let Err(KrakenError::Api(errors)) = &result {
-            if errors.iter().any(|e| is_rate_limit(e)) {
-                self.limiter.saturate(&counter);
-            }
-        }
-        (sent, result)
-    }
-
-    /// `OpenOrders`: the `open` map of txid → order.
-    pub async fn open_orders(&self, filter: OrderFilter) -> Result<Value, KrakenError> {
-        let (_, result) = self.orders("OpenOrders", filter).await;
-        result
-    }
-
-    /// `ClosedOrders`: the `closed` map of txid → order (the latest 50 without filter).
-    pub async fn closed_orders(&self, filter: OrderFilter) -> Result<Value, KrakenError> {
-        let (_, result) = self.orders("ClosedOrders", filter).await;
-        result
-    }
-
-    /// `OpenOrders` or `ClosedOrders` with the request and raw answer, for audit.
-    pub(super) async fn orders(
-        &self,
-        method: &str,
-        filter: OrderFilter,
-    ) -> (Sent, Result<Value, KrakenError>) {
-        self.call(method, &filter.fields(), Counter::Private, 1.0)
-            .await
-    }
-
-    /// `QueryOrders` for up to 50 txids: txid → order.
-    pub async fn query_orders(&self, txids: &[String]) -> Result<Value, KrakenError> {
-        let fields = [("txid", txids.join(","))];
-        let (_, result) = self
-            .call("QueryOrders", &fields, Counter::Private, 1.0)
-            .await;
-        result
-    }
-
-    /// `CancelOrder` by txid or cl_ord_id. Charged to `pair`'s trading counter at
-    /// Kraken's largest cancel penalty.
-    pub async fn cancel_order(&self, id: &str, pair: &str) -> Result<Value, KrakenError> {
-        let fields = [("txid", id.to_owned())];
-        let counter = Counter::Trading(pair.to_owned());
-        let (_, result) = self
-            .call("CancelOrder", &fields, counter, CANCEL_COST)
-            .await;
-        result
-    }
-
-    /// `Balance`: amount by Kraken asset id (`XXBT`, `ZUSD`).
-    pub async fn balance(&self) -> Result<HashMap<String, Decimal>, KrakenError> {
-        let (_, result) = self.call("Balance", &[], Counter::Private, 1.0).await;
-        let Value::Object(map) = result? else {
-            return Err(KrakenError::Parse("Balance result is not an object".into()));
-        };
-        map.into_iter()
-            .map(|(asset, amount)| {
-                let text = match &amount {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                let amount = Decimal::from_str(&text)
-                    .map_err(|e| KrakenError::Parse(format!("Balance of {asset}: {e}")))?;
-                Ok((asset, amount))
-            })
-            .collect()
     }
 }
 

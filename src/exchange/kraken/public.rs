@@ -5,6 +5,7 @@
 //! never indexed by the name that was asked for.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -41,8 +42,17 @@ impl KrakenPublic {
     }
 
     async fn call(&self, method: &str, query: &[(&str, &str)]) -> Result<Value, KrakenError> {
+        self.call_within(method, query, DEFAULT_TIMEOUT).await
+    }
+
+    async fn call_within(
+        &self,
+        method: &str,
+        query: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Value, KrakenError> {
         let path = format!("/0/public/{method}");
-        into_result(self.http.get(&path, query, DEFAULT_TIMEOUT).await)
+        into_result(self.http.get(&path, query, timeout).await)
     }
 
     /// The last trade price (`c[0]`) of `pair`.
@@ -80,9 +90,18 @@ impl KrakenPublic {
         Ok(SystemStatus { status, timestamp })
     }
 
-    /// Kraken's clock.
+    /// Kraken's clock, in whole seconds (`unixtime`; `rfc1123` has no more precision).
     pub async fn server_time(&self) -> Result<DateTime<Utc>, KrakenError> {
-        let result = self.call("Time", &[]).await?;
+        self.server_time_within(DEFAULT_TIMEOUT).await
+    }
+
+    /// [`KrakenPublic::server_time`] with its own timeout: a clock sample whose
+    /// answer takes long is worthless anyway.
+    pub async fn server_time_within(
+        &self,
+        timeout: Duration,
+    ) -> Result<DateTime<Utc>, KrakenError> {
+        let result = self.call_within("Time", &[], timeout).await?;
         result
             .get("unixtime")
             .and_then(Value::as_i64)

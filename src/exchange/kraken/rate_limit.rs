@@ -137,7 +137,20 @@ impl RateModel {
     /// Charges `cost` if that keeps the counter under Kraken's limit; otherwise
     /// returns how long to wait before it would.
     pub fn try_take(&mut self, counter: &Counter, cost: f64, now: Instant) -> Result<(), Duration> {
+        self.try_take_leaving(counter, cost, 0.0, now)
+    }
+
+    /// As [`RateModel::try_take`], but only if `reserve` units stay free afterwards:
+    /// background calls (order lookups) leave that much for calls a new order needs.
+    pub fn try_take_leaving(
+        &mut self,
+        counter: &Counter,
+        cost: f64,
+        reserve: f64,
+        now: Instant,
+    ) -> Result<(), Duration> {
         let (ceiling, decay) = self.limits.ceiling_and_decay(counter);
+        let ceiling = ceiling - reserve;
         let level = self.level(counter, now);
         if level + cost <= ceiling {
             self.buckets.insert(
@@ -235,12 +248,24 @@ impl RateLimiter {
         cost: f64,
         give_up_at: Option<Instant>,
     ) -> Result<(), Duration> {
+        self.acquire_leaving(counter, cost, 0.0, give_up_at).await
+    }
+
+    /// As [`RateLimiter::acquire`], keeping `reserve` units free (see
+    /// [`RateModel::try_take_leaving`]).
+    pub async fn acquire_leaving(
+        &self,
+        counter: &Counter,
+        cost: f64,
+        reserve: f64,
+        give_up_at: Option<Instant>,
+    ) -> Result<(), Duration> {
         loop {
             let now = Instant::now();
             let wait = {
                 let mut model = self.model();
                 model.prune(now);
-                match model.try_take(counter, cost, now) {
+                match model.try_take_leaving(counter, cost, reserve, now) {
                     Ok(()) => return Ok(()),
                     Err(wait) => wait,
                 }

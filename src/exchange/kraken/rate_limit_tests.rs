@@ -129,3 +129,28 @@ async fn the_limiter_gives_up_when_the_wait_would_pass_the_deadline() {
     let wait = limiter.acquire(&pair(), 1.0, Some(deadline)).await;
     assert!(wait.is_err());
 }
+
+#[test]
+fn a_background_call_leaves_the_reserve_to_others() {
+    let mut model = RateModel::new(Limits::for_tier(Tier::Starter));
+    let t0 = Instant::now();
+    for i in 0..10 {
+        assert!(
+            model
+                .try_take_leaving(&Counter::Private, 1.0, 5.0, t0)
+                .is_ok(),
+            "lookup {i}"
+        );
+    }
+    let wait = model
+        .try_take_leaving(&Counter::Private, 1.0, 5.0, t0)
+        .unwrap_err();
+    assert!((wait.as_secs_f64() - 1.0 / 0.33).abs() < 0.01, "{wait:?}");
+    for i in 0..5 {
+        assert!(
+            model.try_take(&Counter::Private, 1.0, t0).is_ok(),
+            "a new order's read {i} still fits"
+        );
+    }
+    assert!(model.try_take(&Counter::Private, 1.0, t0).is_err());
+}

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Extension, Json, Router};
 use chrono::Utc;
 use serde_json::{json, Map, Value};
@@ -21,7 +21,21 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/0/public/{method}", get(public))
         .route("/0/private/{method}", post(private))
+        .route("/elsewhere/{*rest}", any(elsewhere))
         .with_state(shared)
+}
+
+/// Where [`super::Behaviour::Redirect`] points: a client that followed would see its
+/// order "placed" here, and the fake counts the visit as method `redirected`.
+async fn elsewhere(AxState(shared): AxState<Arc<Shared>>) -> Response {
+    *shared.state().calls.entry("redirected".into()).or_default() += 1;
+    ok(json!({"txid": ["OREDIR-ECTED0-FAKE00"]}))
+}
+
+pub(super) fn redirect(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TEMPORARY_REDIRECT);
+    let location = "/elsewhere/0/private/AddOrder";
+    (status, [("location", location)], "").into_response()
 }
 
 pub(super) fn ok(result: Value) -> Response {
@@ -52,8 +66,11 @@ async fn public(
     let mut state = shared.state();
     *state.calls.entry(method.clone()).or_default() += 1;
     match method.as_str() {
+        "Time" if state.time_fails => refuse("EService:Unavailable"),
         "Time" => {
-            ok(json!({"unixtime": Utc::now().timestamp(), "rfc1123": Utc::now().to_rfc2822()}))
+            // Whole seconds, like Kraken's.
+            let now = state.now();
+            ok(json!({"unixtime": now.timestamp(), "rfc1123": now.to_rfc2822()}))
         }
         "SystemStatus" => ok(json!({"status": "online", "timestamp": Utc::now().to_rfc3339()})),
         "AssetPairs" => {
@@ -108,12 +125,9 @@ async fn private(
         if !sign::verify(&shared.secret, &path, nonce, &body, signature) {
             return refuse("EAPI:Invalid signature");
         }
-        state.nonces.push(nonce);
-        if state.last_nonce.is_some_and(|last| nonce <= last) {
-            state.invalid_nonces += 1;
+        if !state.accept_nonce(nonce) {
             return refuse("EAPI:Invalid nonce");
         }
-        state.last_nonce = Some(nonce);
     }
     match method.as_str() {
         "AddOrder" => add_order(&shared, &form, kill).await,

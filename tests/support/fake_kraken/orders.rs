@@ -5,11 +5,11 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use axum::response::Response;
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
-use super::handlers::{field, html, ok, refuse, Form};
+use super::handlers::{field, html, ok, redirect, refuse, Form};
 use super::{Behaviour, ConnectionKill, FakeOrder, Shared, State};
 
 /// Checks an order's fields; the Kraken error for the first problem found.
@@ -39,10 +39,11 @@ fn check(state: &State, form: &Form) -> Result<(String, FakeOrder), &'static str
     if let Some(deadline) = field(form, "deadline") {
         let deadline = DateTime::parse_from_rfc3339(deadline)
             .map_err(|_| "EGeneral:Invalid arguments:deadline")?;
-        if deadline < Utc::now() {
+        // Judged on the fake's own (possibly skewed) clock, as Kraken's engine does.
+        if deadline < state.now() {
             return Err("EService:Deadline elapsed");
         }
-        if deadline > Utc::now() + chrono::Duration::seconds(61) {
+        if deadline > state.now() + chrono::Duration::seconds(61) {
             return Err("EGeneral:Invalid arguments:deadline");
         }
     }
@@ -70,7 +71,7 @@ fn check(state: &State, form: &Form) -> Result<(String, FakeOrder), &'static str
         price: field(form, "price").map(str::to_owned),
         status: status.to_owned(),
         form: form.clone(),
-        opened_ms: Utc::now().timestamp_millis(),
+        opened_ms: state.now().timestamp_millis(),
         visible_from: Instant::now(),
     };
     Ok((txid, order))
@@ -81,6 +82,7 @@ pub(super) async fn add_order(shared: &Shared, form: &Form, kill: ConnectionKill
     match &behaviour {
         Some(Behaviour::Refuse(error)) => return refuse(error),
         Some(Behaviour::ServerErrorHtml(status)) => return html(*status),
+        Some(Behaviour::Redirect(status)) => return redirect(*status),
         Some(Behaviour::Blackhole) => return std::future::pending::<Response>().await,
         _ => {}
     }
@@ -142,25 +144,48 @@ fn entry(order: &FakeOrder) -> Value {
     })
 }
 
+/// Kraken's page size for `ClosedOrders`.
+const PAGE: usize = 50;
+
 /// `OpenOrders` / `ClosedOrders`, filtered by `cl_ord_id` or `userref` like Kraken.
+/// Closed orders come newest first, 50 a page from `ofs`, opened after `start` (the
+/// fake keeps no closing time, so every `closetime` uses the opening time), with the
+/// `count` of all that match.
 pub(super) fn list(shared: &Shared, form: &Form, open: bool) -> Response {
     let state = shared.state();
     let now = Instant::now();
     let cl_ord_id = field(form, "cl_ord_id");
     let userref = field(form, "userref").and_then(|u| u.parse::<i64>().ok());
-    let orders: Map<String, Value> = state
+    let start_ms = field(form, "start")
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(|s| s * 1000);
+    let ofs = field(form, "ofs")
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut matching: Vec<&FakeOrder> = state
         .orders
         .iter()
         .filter(|o| o.visible_from <= now && (o.status == "open") == open)
         .filter(|o| cl_ord_id.is_none_or(|c| o.cl_ord_id.as_deref() == Some(c)))
         .filter(|o| userref.is_none_or(|u| o.userref == Some(u)))
-        .map(|o| (o.txid.clone(), entry(o)))
+        .filter(|o| open || start_ms.is_none_or(|start| o.opened_ms > start))
         .collect();
     if open {
-        ok(json!({"open": orders}))
-    } else {
-        ok(json!({"count": orders.len(), "closed": orders}))
+        let orders: Map<String, Value> = matching
+            .iter()
+            .map(|o| (o.txid.clone(), entry(o)))
+            .collect();
+        return ok(json!({"open": orders}));
     }
+    matching.sort_by(|a, b| b.opened_ms.cmp(&a.opened_ms).then(b.txid.cmp(&a.txid)));
+    let count = matching.len();
+    let page: Map<String, Value> = matching
+        .iter()
+        .skip(ofs)
+        .take(PAGE)
+        .map(|o| (o.txid.clone(), entry(o)))
+        .collect();
+    ok(json!({"count": count, "closed": page}))
 }
 
 pub(super) fn query_orders(shared: &Shared, form: &Form) -> Response {
