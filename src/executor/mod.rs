@@ -46,6 +46,9 @@ use crate::store::Store;
 /// start-up recovery, or again (with `exchange.resend_expired`) once proven never
 /// accepted. A late trade on an old signal is worse than none.
 const FRESH_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
+/// How long after the deadline "not found" becomes conclusive (latency); the clock
+/// offset to the exchange must stay within it, or nothing is sent.
+const DEADLINE_GRACE: chrono::Duration = chrono::Duration::seconds(5);
 /// Longest pause between two tries to record an outcome while the database fails.
 const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -118,6 +121,22 @@ impl Executor {
     /// Whether start-up recovery has finished (or run out of its time).
     pub fn is_recovered(&self) -> bool {
         *self.inner.sending_allowed.borrow()
+    }
+
+    /// Why nothing may be sent now because of the clocks, if so: the offset to the
+    /// exchange's clock (as measured, with its uncertainty) exceeds the grace that
+    /// "not found after the deadline" relies on.
+    pub fn clock_problem(&self) -> Option<String> {
+        let offset = self.inner.exchange.clock_offset()?;
+        let worst = offset.worst_case();
+        (worst > DEADLINE_GRACE).then(|| {
+            format!(
+                "our clock differs from the exchange's by up to {} ms, more than the {} s \
+                 grace that settles unknown orders: nothing is sent until the clock is fixed",
+                worst.num_milliseconds(),
+                DEADLINE_GRACE.num_seconds()
+            )
+        })
     }
 
     /// How many orders a task is working on right now.

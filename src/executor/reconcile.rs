@@ -9,14 +9,12 @@
 use std::time::{Duration, Instant};
 
 use super::tracker::Working;
-use super::{Executor, FRESH_WINDOW};
+use super::{Executor, DEADLINE_GRACE, FRESH_WINDOW};
 use crate::exchange::{Lookup, LookupOutcome, OrderRequest};
 use crate::order::OrderStatus;
 use crate::risk::breaker::Effect;
 use crate::store::orders::{Change, OrderRecord};
 
-/// How long after the deadline "not found" becomes conclusive (clock skew, latency).
-const DEADLINE_GRACE: chrono::Duration = chrono::Duration::seconds(5);
 /// Pause between lookups; doubled while they keep failing.
 const LOOKUP_PAUSE: Duration = Duration::from_millis(500);
 const LOOKUP_PAUSE_MAX: Duration = Duration::from_secs(30);
@@ -59,7 +57,7 @@ impl Executor {
                         .await;
                     return;
                 }
-                LookupOutcome::NotFound if self.now() > request.deadline + DEADLINE_GRACE => {
+                LookupOutcome::NotFound if self.now() > self.not_found_after(request) => {
                     if self.may_resend(record) {
                         self.resend(request, &lookup, elapsed).await;
                         return;
@@ -90,6 +88,17 @@ impl Executor {
                 _ = tokio::time::sleep(pause) => {}
             }
         }
+    }
+
+    /// When "not found" proves an order was never accepted: its deadline, plus the
+    /// grace for latency, plus what the measured clock offset leaves uncertain.
+    fn not_found_after(&self, request: &OrderRequest) -> chrono::DateTime<chrono::Utc> {
+        let uncertainty = self
+            .inner
+            .exchange
+            .clock_offset()
+            .map_or(chrono::Duration::zero(), |o| o.uncertainty);
+        request.deadline + DEADLINE_GRACE + uncertainty
     }
 
     /// Whether an order proven never accepted may be sent again: only when

@@ -85,7 +85,9 @@ impl Executor {
                 .await;
                 return;
             }
-            if let Some(why) = refuse_to_send(self.inner.store.halted().as_ref()) {
+            let refusal = refuse_to_send(self.inner.store.halted().as_ref())
+                .or_else(|| self.clock_problem().map(|p| format!("{p}: never sent")));
+            if let Some(why) = refusal {
                 self.expire(&request, &why).await;
                 return;
             }

@@ -21,7 +21,8 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = app.store.is_ready().await;
     let recovered = app.executor.is_recovered();
-    let status = if database && recovered {
+    let clock = app.executor.clock_problem();
+    let status = if database && recovered && clock.is_none() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -31,12 +32,13 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     } else if !recovered {
         Some("start-up recovery is settling the orders the previous run left unsettled")
     } else {
-        None
+        clock.as_deref()
     };
     let body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
         "database": database,
         "recovered": recovered,
+        "clock_in_sync": clock.is_none(),
         "reason": reason,
     });
     (status, Json(body))

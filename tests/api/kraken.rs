@@ -374,3 +374,30 @@ async fn an_order_with_a_close_is_reconciled_by_its_userref() {
     assert_eq!(order["txid"], held[0].txid.as_str());
     assert_eq!(kraken.calls("AddOrder"), 1);
 }
+
+#[tokio::test]
+async fn a_clock_far_from_krakens_stops_sending_and_readyz_says_why() {
+    let kraken = FakeKraken::start().await;
+    kraken.set_clock_skew(chrono::Duration::seconds(30));
+    let app = live_app_with(&kraken, |_| {}).await;
+    // The offset is measured at start-up (a few samples, about a second).
+    let started = std::time::Instant::now();
+    let body = loop {
+        let (status, body) = app.get_audit("/readyz").await;
+        if body["clock_in_sync"] == false {
+            assert_eq!(status, 503, "{body}");
+            break body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(body["reason"].as_str().unwrap().contains("clock"), "{body}");
+    let id = post_buy(&app, "msg_skewed").await;
+    let order = app.wait_final(&id).await;
+    assert_eq!(order["status"], "expired", "{order}");
+    assert_eq!(
+        kraken.calls("AddOrder"),
+        0,
+        "nothing is sent on a skewed clock"
+    );
+}
