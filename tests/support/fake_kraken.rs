@@ -94,6 +94,8 @@ pub(crate) struct State {
     pub(crate) balances: BTreeMap<String, Decimal>,
     pub(crate) calls: BTreeMap<String, usize>,
     pub(crate) held: usize,
+    /// When the first `AddOrder` carrying each `cl_ord_id` arrived (whatever its fate).
+    pub(crate) arrivals: HashMap<String, Instant>,
 }
 
 #[derive(Debug)]
@@ -156,6 +158,7 @@ impl FakeKraken {
                 ]),
                 calls: BTreeMap::new(),
                 held: 0,
+                arrivals: HashMap::new(),
             }),
             release: watch::channel(0).0,
         });
@@ -239,6 +242,12 @@ impl FakeKraken {
         if let Some(order) = state.orders.iter_mut().find(|o| o.txid == txid) {
             order.status = "closed".into();
         }
+    }
+
+    /// When the first `AddOrder` with each `cl_ord_id` arrived, as read off the wire
+    /// (before its checks), for signal-to-wire latency measurements.
+    pub fn add_order_arrivals(&self) -> HashMap<String, Instant> {
+        self.shared.state().arrivals.clone()
     }
 
     /// Every nonce received on a private call, in arrival order (refused ones too).
