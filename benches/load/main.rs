@@ -139,6 +139,7 @@ async fn run(options: &Options, smoke: bool) -> anyhow::Result<bool> {
         service::BINARY
     );
     let started = Instant::now();
+    let load_before = proc::load_average();
     let mut ctx = Ctx::new(plan.clone());
     for scenario in &selected {
         let at = Instant::now();
@@ -152,12 +153,17 @@ async fn run(options: &Options, smoke: bool) -> anyhow::Result<bool> {
         );
     }
     println!("{}", report::markdown(&ctx.rows));
+    println!(
+        "load average before / after: {load_before} / {}",
+        proc::load_average()
+    );
     let context = serde_json::json!({
         "smoke": smoke,
         "scenarios": format!("{selected:?}"),
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "binary": service::BINARY,
         "machine": proc::machine(),
+        "load_average_before": load_before,
         "plan": format!("{plan:?}"),
         "seconds": started.elapsed().as_secs_f64(),
         "failures": ctx.failures,

@@ -148,7 +148,9 @@ pub async fn preload(db: &Path, history: History) -> anyhow::Result<Duration> {
         .filename(db)
         .journal_mode(SqliteJournalMode::Wal)
         // Bulk set-up, not the service's writes: durability comes from the final close.
-        .synchronous(SqliteSynchronous::Off);
+        .synchronous(SqliteSynchronous::Off)
+        // Random client order IDs land all over their unique index: keep it in memory.
+        .pragma("cache_size", "-524288");
     let mut conn = SqliteConnection::connect_with(&options)
         .await
         .with_context(|| format!("opening {}", db.display()))?;

@@ -93,9 +93,17 @@ pub fn machine() -> serde_json::Value {
         .map(|k| k.trim().to_owned())
         .unwrap_or_default();
     serde_json::json!({
+        "load_average": load_average(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "cpu": cpu,
         "memory_kb": memory_kb,
         "kernel": kernel,
     })
+}
+
+/// `/proc/loadavg`: other work on the machine skews every figure, so it is recorded.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.trim().to_owned())
+        .unwrap_or_default()
 }

@@ -150,13 +150,30 @@ impl Service {
             .join("\n")
     }
 
-    /// Kills it (nothing it holds matters after a run) and reaps it.
+    /// Stops it with SIGTERM, so in-flight orders finish and the next start on the
+    /// same database has nothing to recover (after a SIGKILL, paper orders left
+    /// `pending` hold `/readyz` back until their deadline has passed). SIGKILL if it
+    /// is not gone within 30 s.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Ok(Some(status)) = self.child.try_wait() {
             bail!(
                 "tradehook had exited early ({status}):\n{}",
                 self.log_tail()
             );
+        }
+        let term = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()
+            .await;
+        if term.is_ok_and(|s| s.success()) {
+            let exited = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+            if let Ok(status) = exited {
+                let status = status.context("waiting for tradehook")?;
+                if !status.success() {
+                    bail!("tradehook stopped with {status}:\n{}", self.log_tail());
+                }
+                return Ok(());
+            }
         }
         self.child.kill().await.context("killing tradehook")?;
         Ok(())

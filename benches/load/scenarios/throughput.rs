@@ -141,7 +141,19 @@ pub async fn sequential(ctx: &mut Ctx) -> anyhow::Result<()> {
         "busy day vs. empty",
         format!("{ratio:.1} % of the empty figure"),
     ));
-    Ok(())
+
+    // And on the long history of the audit runs (which then hold these orders too).
+    let config = ctx.history().await?;
+    let history = ctx.plan.history;
+    let service = Service::start(&config, &Exchange::Paper).await?;
+    let long = one_at_a_time(ctx, &service, "sequential, long history").await?;
+    let measure = format!(
+        "one sender, {} orders of which {} today",
+        history.orders, history.today
+    );
+    ctx.rows
+        .push(Row::from_run("sequential", &measure, &long, true).rss(service.peak_rss_kb()));
+    service.stop().await
 }
 
 pub async fn replay(ctx: &mut Ctx) -> anyhow::Result<()> {
