@@ -25,7 +25,7 @@ pub(crate) use state::{Shared, State};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -204,6 +204,12 @@ impl FakeKraken {
             };
             state.orders.push(order);
         }
+    }
+
+    /// When the first `AddOrder` with each `cl_ord_id` arrived, as read off the wire
+    /// (before its checks), for signal-to-wire latency measurements.
+    pub fn add_order_arrivals(&self) -> HashMap<String, Instant> {
+        self.shared.state().arrivals.clone()
     }
 
     /// Every nonce received on a private call, in arrival order (refused ones too).

@@ -106,6 +106,7 @@ async fn private(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = std::time::Instant::now();
     let body = String::from_utf8_lossy(&body).into_owned();
     let form: Form = form_urlencoded::parse(body.as_bytes())
         .into_owned()
@@ -113,6 +114,12 @@ async fn private(
     {
         let mut state = shared.state();
         *state.calls.entry(method.clone()).or_default() += 1;
+        if let Some(cl_ord_id) = field(&form, "cl_ord_id").filter(|_| method == "AddOrder") {
+            state
+                .arrivals
+                .entry(cl_ord_id.to_owned())
+                .or_insert(arrived);
+        }
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         if header("API-Key") != Some(shared.key.as_str()) {
             return refuse("EAPI:Invalid key");

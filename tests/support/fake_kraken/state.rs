@@ -55,6 +55,8 @@ pub(crate) struct State {
     pub(crate) balances: BTreeMap<String, Decimal>,
     pub(crate) calls: BTreeMap<String, usize>,
     pub(crate) held: usize,
+    /// When the first `AddOrder` carrying each `cl_ord_id` arrived (whatever its fate).
+    pub(crate) arrivals: HashMap<String, std::time::Instant>,
 }
 
 #[derive(Debug)]
@@ -86,6 +88,7 @@ impl State {
             ]),
             calls: BTreeMap::new(),
             held: 0,
+            arrivals: HashMap::new(),
         }
     }
 
