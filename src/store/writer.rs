@@ -227,13 +227,22 @@ impl WriterTask {
         // One instant per batch, at the database's precision, so every answer equals
         // what a later read returns.
         let now = super::from_millis(super::to_millis(self.clock.now()));
+        let started = std::time::Instant::now();
+        let commands = writes.len();
         let mut done = Vec::with_capacity(writes.len());
         let mut plan = Plan::default();
         let result = self.plan_and_write(writes, &mut done, &mut plan, now).await;
+        let written = started.elapsed();
         let result = match result {
             Ok(()) => self.exec("COMMIT").await.map_err(StoreError::from),
             Err(err) => Err(err),
         };
+        tracing::debug!(
+            commands,
+            write_us = written.as_micros() as u64,
+            commit_us = (started.elapsed() - written).as_micros() as u64,
+            "batch"
+        );
         match result {
             Ok(()) => {
                 if let Some(ledger) = &self.ledger {
