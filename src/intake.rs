@@ -16,7 +16,6 @@ use crate::exchange::Exchange;
 use crate::risk::market::MarketData;
 use crate::signal::Signal;
 use crate::store::claim::{replay_or_conflict, Claim};
-use crate::store::orders;
 use crate::store::{Store, StoreError};
 
 /// Namespace of the UUIDv5 client order IDs derived for signals that carry none.
@@ -101,7 +100,7 @@ impl Intake {
         client_order_id: Uuid,
     ) -> Result<Accepted, StoreError> {
         let hash = content_hash(&source.name, signal);
-        if let Some(existing) = orders::get(self.store.reader(), client_order_id).await? {
+        if let Some(existing) = self.store.order(client_order_id).await? {
             return Ok(replay_or_conflict(existing, &hash));
         }
         let market = self

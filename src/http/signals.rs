@@ -20,7 +20,7 @@ use crate::ingress::token;
 use crate::intake::{client_order_id, Accepted, Delivery};
 use crate::order::OrderStatus;
 use crate::signal::{parse_signal, SignalBody};
-use crate::store::orders::{self, OrderRecord};
+use crate::store::orders::OrderRecord;
 
 /// `?wait=SECONDS`.
 #[derive(Debug, Deserialize)]
@@ -219,7 +219,7 @@ async fn settle(
     let give_up = tokio::time::Instant::now() + wait;
     let mut latest = record;
     loop {
-        if let Some(current) = orders::get(app.store.reader(), id).await? {
+        if let Some(current) = app.store.order(id).await? {
             latest = current;
         }
         if latest.status.is_final() {

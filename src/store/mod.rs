@@ -17,6 +17,7 @@ mod control_ops;
 pub mod events;
 pub mod orders;
 pub mod pair_cache;
+mod recent;
 pub mod transition;
 mod writer;
 
@@ -188,6 +189,16 @@ impl Store {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+    }
+
+    /// The order with this client order ID as last committed: from the writer's cache
+    /// of recent records when it holds it, else from the read pool. Never waits for
+    /// the writer.
+    pub async fn order(&self, client_order_id: Uuid) -> Result<Option<OrderRecord>, StoreError> {
+        if let Some(record) = self.writer.published.recent.get(&client_order_id) {
+            return Ok(Some(record));
+        }
+        orders::get(&self.reader, client_order_id).await
     }
 
     /// The read-only pool, for queries that write nothing.

@@ -28,6 +28,7 @@ use uuid::Uuid;
 use super::batch::{self, Plan};
 use super::claim::{self, Accepted, Claim, Planned};
 use super::orders::{ChangeError, OrderRecord};
+use super::recent::RecentOrders;
 use super::transition::{self, StatusChange};
 use super::{control_ops, StoreError};
 use crate::clock::SharedClock;
@@ -74,6 +75,8 @@ pub(crate) struct Published {
     pub updates: broadcast::Sender<(Uuid, OrderStatus)>,
     /// Orders committed `pending`, for the executor to send; taken once.
     pub new_orders: Mutex<Option<mpsc::UnboundedReceiver<OrderRecord>>>,
+    /// The latest committed records, for replays.
+    pub recent: RecentOrders,
 }
 
 /// A handle to the writer task; cheap to clone.
@@ -92,6 +95,7 @@ impl WriterHandle {
             halt: watch::channel(None).0,
             updates: broadcast::channel(4096).0,
             new_orders: Mutex::new(Some(new_rx)),
+            recent: RecentOrders::default(),
         });
         let task = WriterTask {
             conn,
@@ -257,11 +261,13 @@ impl WriterTask {
                             continue;
                         };
                         announce.push((record.client_order_id, record.status));
+                        self.published.recent.put(record.clone());
                     }
                 }
                 done.into_iter().for_each(|d| d.answer(&plan));
                 for order in plan.into_inserted() {
                     announce.push((order.client_order_id, order.status));
+                    self.published.recent.put(order.clone());
                     if order.status == OrderStatus::Pending {
                         // Nobody takes them when no executor runs (tools, some tests);
                         // start-up recovery sends what is left pending.
