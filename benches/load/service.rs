@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use std::io::Read as _;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::http::{Conn, Prepared};
@@ -116,7 +118,7 @@ impl Service {
         let addr = tokio::time::timeout(Duration::from_secs(60), listening(&mut lines, &tail))
             .await
             .context("tradehook did not listen within 60 s")??;
-        tokio::spawn(drain(lines, tail.clone()));
+        drain(lines, tail.clone())?;
         let ready = Prepared::get("/readyz");
         let mut conn = Conn::open(addr).await?;
         loop {
@@ -215,18 +217,31 @@ async fn listening(
     }
 }
 
-/// Keeps reading the log so the child never blocks on a full pipe; reads in big
-/// chunks (a flood of refused signals logs a line each) and keeps only the tail.
-async fn drain(mut lines: BufReader<tokio::process::ChildStderr>, tail: Arc<Mutex<Vec<String>>>) {
-    let mut buffer = vec![0u8; 64 * 1024];
-    while let Ok(n) = lines.read(&mut buffer).await {
-        if n == 0 {
-            break;
-        }
-        let text = String::from_utf8_lossy(&buffer[..n]);
-        let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
-        for line in &lines[lines.len().saturating_sub(5)..] {
-            keep(&tail, (*line).to_owned());
-        }
-    }
+/// Keeps reading the log so the child never blocks on a full pipe. On an OS thread of
+/// its own, with blocking reads in big chunks: a flood of refused signals logs a line
+/// each, and a reader that fell behind (say, on a busy load-generator runtime) would
+/// stall the service's logging and so the service. Keeps only the tail.
+fn drain(
+    lines: BufReader<tokio::process::ChildStderr>,
+    tail: Arc<Mutex<Vec<String>>>,
+) -> anyhow::Result<()> {
+    let fd = lines.into_inner().into_owned_fd().context("the log pipe")?;
+    let mut pipe = std::fs::File::from(fd);
+    std::thread::Builder::new()
+        .name("service-logs".into())
+        .spawn(move || {
+            let mut buffer = vec![0u8; 256 * 1024];
+            while let Ok(n) = pipe.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buffer[..n]);
+                let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+                for line in &lines[lines.len().saturating_sub(5)..] {
+                    keep(&tail, (*line).to_owned());
+                }
+            }
+        })
+        .context("the log reader thread")?;
+    Ok(())
 }

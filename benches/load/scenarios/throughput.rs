@@ -91,12 +91,15 @@ pub async fn durable(ctx: &mut Ctx) -> anyhow::Result<()> {
     let share = 100.0 * run.per_sec() / bare_run.per_sec().max(1e-9);
     ctx.rows
         .push(row.note(&format!("{share:.2} % of the bare handler")));
-    ctx.rows.push(Row::from_run(
-        "durable",
-        &format!("bare axum handler, {senders} concurrent"),
-        &bare_run,
-        true,
-    ));
+    ctx.rows.push(
+        Row::from_run(
+            "durable",
+            &format!("bare axum handler, {senders} concurrent"),
+            &bare_run,
+            true,
+        )
+        .note("in-process: client cores include the handler's"),
+    );
     Ok(())
 }
 
