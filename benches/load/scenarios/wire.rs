@@ -63,6 +63,9 @@ async fn burst(ctx: &mut Ctx, count: u64, rate: f64) -> anyhow::Result<()> {
     let what = format!("burst of {count} at {rate}/s over {} pairs", PAIRS.len());
     let kraken = FakeKraken::start().await;
     kraken.set_price("SOLUSD", Decimal::new(150, 0));
+    // The nonce window the README recommends: requests handed to their connections in
+    // nonce order may still overtake each other on the way.
+    kraken.set_nonce_window(5_000);
     let exchange = Exchange::Live {
         url: kraken.url().to_owned(),
         key: kraken.api_key().to_owned(),
@@ -106,7 +109,13 @@ async fn burst(ctx: &mut Ctx, count: u64, rate: f64) -> anyhow::Result<()> {
         format!("wire {what}: {missing} orders never reached the fake")
     });
 
-    // Exactly once: one order per signal on the fake, none for anything else.
+    // Exactly once: one order per signal on the fake, none for anything else. An
+    // attempt refused on the way (and retried) arrives before its order is held.
+    let expected = ids.len() + warm_ids.len();
+    let waited = Instant::now();
+    while kraken.order_count() < expected && waited.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut per_id: HashMap<String, usize> = HashMap::new();
     for order in kraken.orders() {
         *per_id
@@ -114,7 +123,6 @@ async fn burst(ctx: &mut Ctx, count: u64, rate: f64) -> anyhow::Result<()> {
             .or_default() += 1;
     }
     let doubled = per_id.values().filter(|n| **n > 1).count();
-    let expected = ids.len() + warm_ids.len();
     ctx.check(doubled == 0 && kraken.order_count() == expected, || {
         format!(
             "wire {what}: the fake holds {} orders ({doubled} doubled) for {expected} signals",
