@@ -83,6 +83,9 @@ struct Options {
     /// Orders already recorded today in the second sequential run.
     #[arg(long)]
     sequential_today: Option<u64>,
+    /// `RUST_LOG` for the service (default: unset, which logs at `info`).
+    #[arg(long)]
+    service_log: Option<String>,
 }
 
 impl Options {
@@ -111,6 +114,9 @@ fn main() -> ExitCode {
         }
     };
     let smoke = !bench || options.smoke;
+    if let Some(filter) = &options.service_log {
+        let _ = service::SERVICE_LOG.set(filter.clone());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -21,6 +21,10 @@ use crate::signing::{AUDIT_TOKEN, PAIRS, SECRET, SOURCE};
 /// under `cargo test`).
 pub const BINARY: &str = env!("CARGO_BIN_EXE_tradehook");
 
+/// `RUST_LOG` for the services started (`--service-log`); unset by default, so they
+/// log as an operator's would (`info`).
+pub static SERVICE_LOG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// Where the service sends orders.
 pub enum Exchange {
     /// Paper mode, offline (`paper_market_data = false`).
@@ -104,6 +108,10 @@ impl Service {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        if let Some(filter) = SERVICE_LOG.get() {
+            // The "listening" line is how the bench learns the port: keep it.
+            command.env("RUST_LOG", format!("{filter},tradehook::app=info"));
+        }
         if let Exchange::Live { key, secret, .. } = exchange {
             command
                 .env("KRAKEN_API_KEY", key)
