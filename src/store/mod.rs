@@ -6,7 +6,9 @@
 //! transaction (claim + risk check) can never fail half-way with `SQLITE_BUSY`, and
 //! concurrent signals are decided one after the other.
 
+pub mod clock;
 pub mod events;
+pub mod listing;
 pub mod orders;
 pub mod pair_cache;
 
