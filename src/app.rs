@@ -107,7 +107,7 @@ impl App {
                 tracing::info!(settled, "start-up recovery done");
             }
         });
-        let grace = Duration::from_secs(state.config.exchange.deadline_secs + 5);
+        let grace = Duration::from_secs(state.config.exchange.deadline_secs.saturating_add(5));
         let store = state.store.clone();
         let router = http::router(state);
         tracing::info!(address = %listener.local_addr()?, "tradehook listening");
