@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod events;
 pub mod listing;
+pub mod lock;
 pub mod orders;
 pub mod pair_cache;
 
