@@ -20,6 +20,7 @@ use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::pairs::PairTable;
 use crate::risk::market::MarketData;
+use crate::store::lock::DatabaseLock;
 use crate::store::Store;
 
 /// What can be swapped in for tests: the clock and the exchange.
@@ -32,12 +33,16 @@ pub struct Overrides {
 /// A built, migrated service, ready to serve.
 pub struct App {
     state: AppState,
+    /// This process's claim on the database, held until `serve` returns.
+    lock: Option<DatabaseLock>,
 }
 
 impl App {
     /// Opens the database, applies migrations and wires the pipeline.
     pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> {
         let config = Arc::new(config);
+        // One instance per database, before anything touches it (src/store/lock.rs).
+        let lock = crate::store::lock::acquire(&config.database.url)?;
         let config_limit = config.server.rate_limit_per_minute;
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::open(&config.database, clock.clone())
@@ -82,6 +87,7 @@ impl App {
                 limiter: IngressLimiter::new(config_limit),
                 metrics,
             },
+            lock,
         })
     }
 
@@ -93,7 +99,9 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let state = self.state;
+        let App { state, lock } = self;
+        // Released only after the last write below (the store's close).
+        let _lock = lock;
         let executor = state.executor.clone();
         let leftovers = executor
             .leftovers()
@@ -106,7 +114,7 @@ impl App {
                 tracing::info!(settled, "start-up recovery done");
             }
         });
-        let grace = Duration::from_secs(state.config.exchange.deadline_secs + 5);
+        let grace = Duration::from_secs(state.config.exchange.deadline_secs.saturating_add(5));
         let store = state.store.clone();
         let router = http::router(state);
         tracing::info!(address = %listener.local_addr()?, "tradehook listening");

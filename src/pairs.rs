@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 /// Kraken's `AssetPairs` result for a handful of common pairs, as of this release.
 const SNAPSHOT: &str = include_str!("pairs_snapshot.json");
 
+/// Most decimal places a [`Decimal`] carries. A pair claiming more could not be rounded
+/// to (`Decimal::new(1, 29)` panics), so such a pair is left out of the table.
+pub const MAX_DECIMALS: u32 = 28;
+
 /// What this service needs to know about one Kraken pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairInfo {
@@ -54,6 +58,18 @@ impl PairInfo {
     pub fn quote_asset(&self) -> String {
         short_asset(&self.quote)
     }
+
+    /// Why this pair's metadata cannot be traded on, if it cannot: the exchange's
+    /// answer is checked once here rather than at every use.
+    pub fn defect(&self) -> Option<String> {
+        [
+            ("pair_decimals", self.pair_decimals),
+            ("lot_decimals", self.lot_decimals),
+        ]
+        .into_iter()
+        .find(|(_, places)| *places > MAX_DECIMALS)
+        .map(|(name, places)| format!("{name} {places} is above {MAX_DECIMALS}"))
+    }
 }
 
 /// Kraken's legacy four-letter asset ids carry an `X` (crypto) or `Z` (fiat) prefix:
@@ -90,10 +106,16 @@ impl PairTable {
         })))
     }
 
-    /// Builds the table from parsed entries.
+    /// Builds the table from parsed entries, leaving out (with a warning) any entry
+    /// whose precision a decimal cannot hold: its orders are then refused as an unknown
+    /// pair instead of panicking when rounded.
     pub fn from_pairs(pairs: impl IntoIterator<Item = PairInfo>) -> Self {
         let mut table = PairTable::default();
         for info in pairs {
+            if let Some(defect) = info.defect() {
+                tracing::warn!(pair = %info.altname, %defect, "pair left out of the pair table");
+                continue;
+            }
             let idx = table.pairs.len();
             let mut names = vec![info.id.clone(), info.altname.clone()];
             if let Some(ws) = &info.wsname {
@@ -144,5 +166,36 @@ mod tests {
         assert_eq!(short_asset("ZUSD"), "USD");
         assert_eq!(short_asset("SOL"), "SOL");
         assert_eq!(short_asset("USDT"), "USDT");
+    }
+
+    #[test]
+    fn pairs_with_more_decimals_than_a_decimal_holds_are_left_out() {
+        let xbt = PairTable::snapshot().get("XBTUSD").cloned().unwrap();
+        let eth = PairTable::snapshot().get("ETHUSD").cloned().unwrap();
+        let mut wide_price = xbt.clone();
+        wide_price.pair_decimals = 29;
+        let mut wide_lot = eth.clone();
+        wide_lot.lot_decimals = u32::MAX;
+        let table = PairTable::from_pairs([wide_price, wide_lot]);
+        assert!(table.get("XBTUSD").is_none());
+        assert!(table.get("ETHUSD").is_none());
+        let mut edge = xbt;
+        edge.pair_decimals = MAX_DECIMALS;
+        edge.lot_decimals = MAX_DECIMALS;
+        let table = PairTable::from_pairs([edge]);
+        assert!(table.get("XBTUSD").is_some(), "28 places still fit");
+    }
+
+    #[test]
+    fn an_asset_pairs_answer_with_a_bad_precision_keeps_the_other_pairs() {
+        let json = r#"{
+            "XXBTZUSD": {"altname": "XBTUSD", "base": "XXBT", "quote": "ZUSD",
+                         "pair_decimals": 1, "lot_decimals": 8},
+            "BADUSD": {"altname": "BADUSD", "base": "BAD", "quote": "ZUSD",
+                       "pair_decimals": 40, "lot_decimals": 8}
+        }"#;
+        let table = PairTable::from_kraken_result(json).unwrap();
+        assert!(table.get("XBTUSD").is_some());
+        assert!(table.get("BADUSD").is_none());
     }
 }

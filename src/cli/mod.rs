@@ -69,6 +69,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
+            // Migrating writes: never beside a running service (src/store/lock.rs).
+            let _lock = crate::store::lock::acquire(&config.database.url)?;
             let store = Store::open(&config.database, Arc::new(crate::clock::SystemClock)).await?;
             store.migrate().await?;
             store.close().await;

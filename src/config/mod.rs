@@ -21,6 +21,7 @@ use crate::signal::OrderType;
 use env::{describe_figment_error, read_secret_file, secret_files_from_env};
 
 mod env;
+mod ranges;
 #[cfg(test)]
 mod tests;
 mod validate;

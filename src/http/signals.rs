@@ -93,8 +93,8 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let client = token::client_ip(peer.ip(), forwarded, &app.config.server.trusted_proxies);
+    let client =
+        token::forwarded_client_ip(peer.ip(), &headers, &app.config.server.trusted_proxies);
     if !app.limiter.allow(client) {
         return Err(ApiError::TooManyRequests);
     }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use axum::http::HeaderMap;
 use ipnet::IpNet;
 use subtle::ConstantTimeEq;
 
@@ -43,6 +44,33 @@ pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -
         }
     }
     last
+}
+
+/// Stands in for a header line that is not visible ASCII: it parses as no address, so
+/// the walk from the right stops there like at any garbled entry.
+const UNREADABLE_LINE: &str = "unreadable";
+
+/// The client address of a request: [`client_ip`] over every `X-Forwarded-For` header
+/// line, joined in the order received.
+///
+/// A proxy may append its own header line instead of extending the client's, so
+/// reading only the first line would take a client-written address (`allowed_ips`
+/// and the per-address limiter would trust a spoof). RFC 9110 §5.3: several lines of a
+/// list header mean the same as one line with the values joined by commas.
+pub fn forwarded_client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    // Untrusted peers (all forged traffic) cost no allocation.
+    if !trusted.iter().any(|net| net.contains(&peer)) {
+        return peer;
+    }
+    let lines: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|line| line.to_str().unwrap_or(UNREADABLE_LINE))
+        .collect();
+    if lines.is_empty() {
+        return peer;
+    }
+    client_ip(peer, Some(&lines.join(",")), trusted)
 }
 
 #[cfg(test)]
@@ -91,5 +119,49 @@ mod tests {
             ip("198.51.100.7")
         );
         assert_eq!(client_ip(ip("127.0.0.1"), None, &trusted), ip("127.0.0.1"));
+    }
+
+    fn forwarded(lines: &[&[u8]]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            let value = axum::http::HeaderValue::from_bytes(line).unwrap();
+            headers.append("x-forwarded-for", value);
+        }
+        headers
+    }
+
+    #[test]
+    fn a_spoofed_first_forwarded_line_loses_to_the_line_the_proxy_appended() {
+        let trusted = nets(&["127.0.0.1/32"]);
+        let headers = forwarded(&[b"10.9.9.9", b"203.0.113.5"]);
+        assert_eq!(
+            forwarded_client_ip(ip("127.0.0.1"), &headers, &trusted),
+            ip("203.0.113.5")
+        );
+        let headers = forwarded(&[b"1.1.1.1, 10.9.9.9", b"203.0.113.5, 127.0.0.1"]);
+        assert_eq!(
+            forwarded_client_ip(ip("127.0.0.1"), &headers, &trusted),
+            ip("203.0.113.5")
+        );
+    }
+
+    #[test]
+    fn forwarded_lines_count_only_from_a_trusted_peer_and_stop_at_garbage() {
+        let trusted = nets(&["127.0.0.1/32", "10.0.0.0/8"]);
+        let headers = forwarded(&[b"203.0.113.5"]);
+        assert_eq!(
+            forwarded_client_ip(ip("198.51.100.1"), &headers, &trusted),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            forwarded_client_ip(ip("127.0.0.1"), &HeaderMap::new(), &trusted),
+            ip("127.0.0.1")
+        );
+        // A line that is not text stops the walk at the last trusted hop before it.
+        let headers = forwarded(&[b"203.0.113.5", b"\xff\xfe", b"10.0.0.7"]);
+        assert_eq!(
+            forwarded_client_ip(ip("127.0.0.1"), &headers, &trusted),
+            ip("10.0.0.7")
+        );
     }
 }

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
+use super::clock::CLOCK_LEVEL;
 use super::orders::{self, OrderRecord};
 use super::{control_ops, to_millis, StoreError};
 use crate::order::OrderStatus;
@@ -143,7 +144,7 @@ impl Plan {
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.write_inserts(conn).await?;
+        self.write_inserts(conn, now).await?;
         self.write_updates(conn).await?;
         self.write_events(conn).await?;
         let now_ms = to_millis(now);
@@ -168,13 +169,26 @@ impl Plan {
         Ok(())
     }
 
-    async fn write_inserts(&mut self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    async fn write_inserts(
+        &mut self,
+        conn: &mut SqliteConnection,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if self.inserts.is_empty() {
+            return Ok(());
+        }
+        // Every order of a batch is created at the batch's `now`: one clock level
+        // (see `store::clock`) holds for all of them.
+        let level: i64 = sqlx::query_scalar(&format!("SELECT {CLOCK_LEVEL}"))
+            .bind(to_millis(now))
+            .fetch_one(&mut *conn)
+            .await?;
         let mut ids: HashMap<Uuid, i64> = HashMap::with_capacity(self.inserts.len());
         for chunk in self.inserts.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO orders (client_order_id, source, strategy, pair, side, order_type, \
                  volume, price, notional, status, reasons, signal, content_hash, userref, \
-                 deadline_at, created_at, updated_at) ",
+                 deadline_at, created_at, updated_at, clock_level) ",
             );
             let mut failed = None;
             sql.push_values(chunk, |mut row, order| {
@@ -198,7 +212,8 @@ impl Plan {
                     .push_bind(order.userref)
                     .push_bind(order.deadline.map(to_millis))
                     .push_bind(to_millis(order.created_at))
-                    .push_bind(to_millis(order.updated_at));
+                    .push_bind(to_millis(order.updated_at))
+                    .push_bind(level);
             });
             if let Some(err) = failed {
                 return Err(StoreError::Corrupt(format!("signal: {err}")));

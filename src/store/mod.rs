@@ -13,8 +13,11 @@
 
 mod batch;
 pub mod claim;
+pub mod clock;
 mod control_ops;
 pub mod events;
+pub mod listing;
+pub mod lock;
 pub mod orders;
 pub mod pair_cache;
 mod recent;

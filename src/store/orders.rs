@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
+use super::clock::CLOCK_LEVEL;
 use super::events::{self, NewEvent};
 use super::{from_millis, to_millis, StoreError};
 use crate::order::{transition, IllegalTransition, OrderStatus};
@@ -49,8 +50,9 @@ pub struct OrderRecord {
     pub content_hash: String,
 }
 
+/// An `orders` row as SQLite returns it (the listing reads the same columns).
 #[derive(FromRow)]
-struct OrderRow {
+pub(super) struct OrderRow {
     id: i64,
     client_order_id: String,
     source: String,
@@ -195,7 +197,9 @@ impl From<sqlx::Error> for ChangeError {
     }
 }
 
-const COLUMNS: &str = "id, client_order_id, source, strategy, pair, side, order_type, volume, \
+/// Every column of [`OrderRow`], in order.
+pub(super) const COLUMNS: &str =
+    "id, client_order_id, source, strategy, pair, side, order_type, volume, \
      price, notional, status, txid, error, reasons, signal, content_hash, userref, deadline_at, \
      resends, created_at, updated_at";
 
@@ -255,8 +259,8 @@ pub async fn insert(
     let row: Option<OrderRow> = sqlx::query_as(&format!(
         "INSERT INTO orders (client_order_id, source, strategy, pair, side, order_type, volume,
              price, notional, status, reasons, signal, content_hash, userref, deadline_at,
-             created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             created_at, updated_at, clock_level)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {CLOCK_LEVEL})
          ON CONFLICT (client_order_id) DO NOTHING
          RETURNING {COLUMNS}"
     ))
@@ -276,6 +280,8 @@ pub async fn insert(
     .bind(new.userref)
     .bind(new.deadline.map(to_millis))
     .bind(to_millis(now))
+    .bind(to_millis(now))
+    // The clock level keeps time ranges seekable (store/clock.rs).
     .bind(to_millis(now))
     .fetch_optional(&mut *conn)
     .await?;
@@ -372,39 +378,11 @@ pub struct OrderFilter {
     pub before_id: Option<i64>,
 }
 
-/// Orders matching `filter`, newest first, at most `limit`.
+/// Orders matching `filter`, newest first, at most `limit` (see [`super::listing`]).
 pub async fn list(
     reader: &SqlitePool,
     filter: &OrderFilter,
     limit: u32,
 ) -> Result<Vec<OrderRecord>, StoreError> {
-    let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM orders WHERE 1=1"));
-    if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status.as_str());
-    }
-    if let Some(pair) = &filter.pair {
-        query.push(" AND pair = ").push_bind(pair.clone());
-    }
-    if let Some(source) = &filter.source {
-        query.push(" AND source = ").push_bind(source.clone());
-    }
-    if let Some(strategy) = &filter.strategy {
-        query.push(" AND strategy = ").push_bind(strategy.clone());
-    }
-    if let Some(since) = filter.since {
-        query
-            .push(" AND created_at >= ")
-            .push_bind(to_millis(since));
-    }
-    if let Some(until) = filter.until {
-        query.push(" AND created_at < ").push_bind(to_millis(until));
-    }
-    if let Some(before) = filter.before_id {
-        query.push(" AND id < ").push_bind(before);
-    }
-    query
-        .push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(limit));
-    let rows: Vec<OrderRow> = query.build_query_as().fetch_all(reader).await?;
-    rows.into_iter().map(OrderRecord::try_from).collect()
+    super::listing::list(reader, filter, limit).await
 }

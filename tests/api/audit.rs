@@ -189,3 +189,99 @@ async fn export_streams_csv_and_ndjson_with_the_same_filters() {
     assert_eq!(status, 400);
     assert_eq!(error["field"], "format");
 }
+
+/// Posts a signal from the `tv` token source; returns its client order ID.
+async fn place_tv(app: &TestApp, body: &str) -> String {
+    let response = app.post_with_headers("tv", body, &[]).await;
+    assert!(
+        response.status().is_success() || response.status() == 422,
+        "{}",
+        response.status()
+    );
+    let value: Value = response.json().await.unwrap();
+    value["client_order_id"]
+        .as_str()
+        .or_else(|| value["order"]["client_order_id"].as_str())
+        .unwrap()
+        .to_owned()
+}
+
+fn created_at(order: &Value) -> chrono::DateTime<chrono::Utc> {
+    order["created_at"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn every_filter_combination_equals_a_plain_filter_of_all_orders() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    for (i, (pair, strategy)) in [
+        ("XBTUSD", "alpha"),
+        ("ETHUSD", "gamma"),
+        ("SOLUSD", "alpha"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = format!(
+            r#"{{"pair":"{pair}","side":"buy","order_type":"market","volume":"0.0{}","strategy":"{strategy}","passphrase":"{PASSPHRASE}"}}"#,
+            i + 1
+        );
+        let id = place_tv(&app, &body).await;
+        app.wait_final(&id).await;
+    }
+    let (_, everything) = app.get_audit("/v1/orders?limit=1000").await;
+    let all = everything["orders"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 11);
+    // A window that cuts the history in three: from the 3rd order to the 9th.
+    let oldest_first: Vec<&Value> = all.iter().rev().collect();
+    let since = created_at(oldest_first[2]);
+    let until = created_at(oldest_first[8]);
+    let values = [
+        ("status", "placed".to_owned()),
+        ("pair", "XBTUSD".to_owned()),
+        ("source", "tv".to_owned()),
+        ("strategy", "alpha".to_owned()),
+        ("since", since.to_rfc3339()),
+        ("until", until.to_rfc3339()),
+    ];
+    let mut nonempty = 0;
+    for mask in 0u32..64 {
+        let chosen: Vec<&(&str, String)> = (0..6)
+            .filter(|bit| mask & (1 << bit) != 0)
+            .map(|bit| &values[bit])
+            .collect();
+        let expected: Vec<String> = all
+            .iter()
+            .filter(|order| {
+                chosen.iter().all(|(key, value)| match *key {
+                    "since" => created_at(order) >= since,
+                    "until" => created_at(order) < until,
+                    key => order[key].as_str() == Some(value.as_str()),
+                })
+            })
+            .map(|order| order["client_order_id"].as_str().unwrap().to_owned())
+            .collect();
+        nonempty += usize::from(!expected.is_empty());
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(chosen.iter().map(|(k, v)| (*k, v.as_str())))
+            .append_pair("limit", "2")
+            .finish();
+        // Page by two through the cursor: the pages together are the plain filter.
+        let mut seen = Vec::new();
+        let mut path = format!("/v1/orders?{query}");
+        loop {
+            let (status, page) = app.get_audit(&path).await;
+            assert_eq!(status, 200, "{path}: {page}");
+            seen.extend(ids(&page));
+            match page["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/v1/orders?{query}&cursor={cursor}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{query}");
+    }
+    assert!(
+        nonempty > 30,
+        "the seed exercises most combinations: {nonempty}"
+    );
+}

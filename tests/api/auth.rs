@@ -163,6 +163,44 @@ async fn trusted_proxy_forwarded_address_is_checked_against_the_allow_list() {
 }
 
 #[tokio::test]
+async fn a_client_forwarded_line_before_the_proxy_line_does_not_pass_the_allow_list() {
+    let app = spawn_app_with(|config| {
+        config.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        config.sources[1].allowed_ips = vec!["10.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let body = format!(
+        r#"{{"pair":"XBTUSD","side":"buy","order_type":"market","volume":"1","passphrase":"{PASSPHRASE}"}}"#
+    );
+    // The client sends the allowed address itself; the proxy (the trusted peer, here
+    // 127.0.0.1) appends the real one as a second header line.
+    let spoofed = app
+        .post_with_headers(
+            "tv",
+            &body,
+            &[
+                ("x-forwarded-for", "10.9.9.9".into()),
+                ("x-forwarded-for", "203.0.113.5".into()),
+            ],
+        )
+        .await;
+    assert_eq!(spoofed.status(), 401);
+    assert_eq!(app.count("orders").await, 0);
+    // The same two lines the other way round: the right-most entry is allowed.
+    let allowed = app
+        .post_with_headers(
+            "tv",
+            &body,
+            &[
+                ("x-forwarded-for", "203.0.113.5".into()),
+                ("x-forwarded-for", "10.9.9.9".into()),
+            ],
+        )
+        .await;
+    assert_eq!(allowed.status(), 202);
+}
+
+#[tokio::test]
 async fn audit_api_needs_the_token() {
     let app = spawn_app().await;
     for path in [

@@ -161,3 +161,31 @@ fn live_mode_without_kraken_credentials_refuses_to_start_and_says_what_is_missin
     );
     assert!(!db.exists(), "nothing was created before the refusal");
 }
+
+#[test]
+fn check_config_refuses_numbers_out_of_range_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, key) in [
+        // Large enough to have panicked every signal (chrono's seconds range).
+        (
+            "[risk]\nmax_signal_age_secs = 100000000000000000\n",
+            "risk.max_signal_age_secs",
+        ),
+        (
+            "[database]\nbusy_timeout_ms = 9223372036854775807\n",
+            "database.busy_timeout_ms",
+        ),
+        (
+            "[server]\nrate_limit_per_minute = 0\n",
+            "server.rate_limit_per_minute",
+        ),
+        ("[risk]\nprice_band_pct = \"250\"\n", "risk.price_band_pct"),
+    ] {
+        let path = dir.path().join("range.toml");
+        std::fs::write(&path, toml).unwrap();
+        let output = tradehook(&path, &["check-config"]);
+        assert!(!output.status.success(), "{toml} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("`{key}`")), "{toml}: {stderr}");
+    }
+}

@@ -8,6 +8,7 @@ mod crash;
 mod headroom;
 mod helpers;
 mod idempotency;
+mod instances;
 mod kraken;
 mod liveness;
 mod ops;

@@ -29,10 +29,12 @@ enum PriceRole {
     Trigger,
 }
 
-fn tick(pair: &PairInfo) -> Decimal {
+/// The price step: Kraken's `tick_size`, else one unit of the last price decimal.
+/// `None` for a precision no decimal holds (the pair table refuses those already).
+fn tick(pair: &PairInfo) -> Option<Decimal> {
     pair.tick_size
         .filter(|t| *t > Decimal::ZERO)
-        .unwrap_or_else(|| Decimal::new(1, pair.pair_decimals))
+        .or_else(|| Decimal::try_new(1, pair.pair_decimals).ok())
 }
 
 /// Formats a price on the pair's tick grid and precision.
@@ -42,8 +44,16 @@ fn format_price(
     pair: &PairInfo,
     role: PriceRole,
 ) -> Result<String, FormError> {
-    let tick = tick(pair);
-    let steps = price / tick;
+    // Checked: a price near Decimal's limit over a tiny tick overflows, and a panic
+    // here would take the sending task down with the order in flight.
+    let overflow = || {
+        FormError(format!(
+            "{name} {price} cannot be put on the {} tick grid",
+            pair.altname
+        ))
+    };
+    let tick = tick(pair).ok_or_else(overflow)?;
+    let steps = price.checked_div(tick).ok_or_else(overflow)?;
     let steps = match role {
         PriceRole::Limit(Side::Buy) => steps.floor(),
         PriceRole::Limit(Side::Sell) => steps.ceil(),
@@ -51,8 +61,10 @@ fn format_price(
             steps.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
         }
     };
-    let rounded =
-        (steps * tick).round_dp_with_strategy(pair.pair_decimals, RoundingStrategy::ToZero);
+    let rounded = steps
+        .checked_mul(tick)
+        .ok_or_else(overflow)?
+        .round_dp_with_strategy(pair.pair_decimals, RoundingStrategy::ToZero);
     if rounded <= Decimal::ZERO {
         return Err(FormError(format!(
             "{name} {price} is not positive on the {} tick grid",
@@ -185,6 +197,18 @@ mod tests {
         assert_eq!(get(&fields, "userref"), None);
         assert_eq!(get(&fields, "deadline"), Some("2023-11-14T22:13:30.123Z"));
         assert_eq!(get(&fields, "validate"), None);
+    }
+
+    #[test]
+    fn prices_beyond_the_tick_grid_or_precision_are_refused_without_panicking() {
+        let mut o = OrderRequest::example();
+        o.price = Some(Decimal::MAX);
+        o.pair.tick_size = Some(d("0.00000001"));
+        assert!(add_order_fields(&o, false).is_err(), "MAX / tick overflows");
+        o.pair.tick_size = None;
+        o.pair.pair_decimals = 29;
+        o.price = Some(d("37500"));
+        assert!(add_order_fields(&o, false).is_err(), "no 29-place tick");
     }
 
     #[test]

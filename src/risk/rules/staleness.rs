@@ -13,6 +13,17 @@ pub const RULE: &str = "staleness";
 /// How far in the future a `signal_time` may be: clocks of signal platforms drift.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 5;
 
+/// `max_signal_age_secs` as a duration. Configuration keeps it within a week; should a
+/// larger value still arrive, it saturates at the longest duration rather than panic
+/// (`Duration::seconds` panics beyond `i64::MAX` milliseconds, inside the write
+/// transaction of every signal).
+fn max_age_duration(secs: u64) -> Duration {
+    i64::try_from(secs)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .unwrap_or(Duration::MAX)
+}
+
 /// Refuses an old, future or missing `signal_time` when a maximum age is configured.
 pub fn check(input: &Input<'_>, out: &mut Vec<Reason>) {
     let Some(max_age) = input.config.max_signal_age_secs else {
@@ -26,7 +37,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Reason>) {
         return;
     };
     let age = input.now - at;
-    let max = Duration::seconds(i64::try_from(max_age).unwrap_or(i64::MAX / 1000));
+    let max = max_age_duration(max_age);
     if age > max {
         out.push(Reason::new(
             RULE,
@@ -52,6 +63,27 @@ mod tests {
     use super::*;
     use crate::risk::testkit::{assert_cases, signal, Case};
     use serde_json::json;
+
+    #[test]
+    fn any_configured_age_converts_without_panicking() {
+        assert_eq!(max_age_duration(30), Duration::seconds(30));
+        for huge in [i64::MAX as u64 / 1000 + 1, i64::MAX as u64, u64::MAX] {
+            assert_eq!(max_age_duration(huge), Duration::MAX, "{huge}");
+        }
+    }
+
+    #[test]
+    fn a_huge_maximum_age_passes_an_old_signal_instead_of_panicking() {
+        let cases: &[Case] = &[(
+            "max age beyond chrono's range",
+            |s| {
+                s.config.max_signal_age_secs = Some(100_000_000_000_000_000);
+                s.signal = signal(json!({"signal_time": "2001-01-01T00:00:00Z"}));
+            },
+            false,
+        )];
+        assert_cases(RULE, check, cases);
+    }
 
     #[test]
     fn signals_just_inside_the_age_pass_and_just_outside_are_refused() {
