@@ -52,11 +52,11 @@ impl Config {
                 Some(server.max_wait_secs),
                 0..=30,
             ),
-            // 0 would silently disable the limit; leaving the key out says so.
+            // 0 turns the per-address limit off (the README says so).
             (
                 "server.rate_limit_per_minute".into(),
                 server.rate_limit_per_minute.map(u64::from),
-                1..=*PER_MINUTE.end(),
+                0..=*PER_MINUTE.end(),
             ),
             (
                 "database.busy_timeout_ms".into(),
@@ -133,7 +133,7 @@ mod tests {
             ),
             (
                 "server.rate_limit_per_minute",
-                Box::new(|c| c.server.rate_limit_per_minute = Some(0)),
+                Box::new(|c| c.server.rate_limit_per_minute = Some(1_000_001)),
             ),
             (
                 "database.busy_timeout_ms",

@@ -297,7 +297,9 @@ impl RiskLedger {
     }
 
     /// Loads the state as of `now` with queries bounded by each window (the rate
-    /// window, today, the open buys, the confirmation retention), all on indexes.
+    /// window, today, the open buys, the confirmation retention). Each names its index:
+    /// left to itself, SQLite answered `status IN ('placed', 'validated')` from the
+    /// status index, reading nearly every order of the history (0.5 s at 1,000,000).
     pub async fn load(
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
@@ -310,7 +312,7 @@ impl RiskLedger {
         };
         let edge = now - Duration::seconds(RATE_WINDOW_SECS);
         let recent: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT created_at, pair, source FROM orders
+            "SELECT created_at, pair, source FROM orders INDEXED BY orders_accepted_by_created
              WHERE status <> 'rejected' AND created_at > ? ORDER BY created_at, id",
         )
         .bind(edge.timestamp_millis())
@@ -327,7 +329,7 @@ impl RiskLedger {
             });
         }
         let notionals: Vec<String> = sqlx::query_scalar(
-            "SELECT notional FROM orders
+            "SELECT notional FROM orders INDEXED BY orders_accepted_by_created
              WHERE status <> 'rejected' AND created_at >= ?
                AND status NOT IN ('failed', 'expired') AND notional IS NOT NULL",
         )
@@ -340,7 +342,8 @@ impl RiskLedger {
                 .saturating_add(parse("notional", &text)?);
         }
         let open: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT pair, volume FROM orders WHERE status IN ('pending', 'unknown') AND side = 'buy'",
+            "SELECT pair, volume FROM orders INDEXED BY orders_by_status
+             WHERE status IN ('pending', 'unknown') AND side = 'buy'",
         )
         .fetch_all(&mut *conn)
         .await?;
@@ -352,7 +355,7 @@ impl RiskLedger {
         }
         let keep_from = now - Duration::minutes(CONFIRMED_RETENTION_MINUTES);
         let confirmed: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT updated_at, pair, volume FROM orders
+            "SELECT updated_at, pair, volume FROM orders INDEXED BY orders_accepted_by_updated
              WHERE status <> 'rejected' AND updated_at >= ?
                AND status IN ('placed', 'validated') AND side = 'buy'
              ORDER BY updated_at, id",

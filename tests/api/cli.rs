@@ -176,7 +176,7 @@ fn check_config_refuses_numbers_out_of_range_naming_the_key() {
             "database.busy_timeout_ms",
         ),
         (
-            "[server]\nrate_limit_per_minute = 0\n",
+            "[server]\nrate_limit_per_minute = 2000000\n",
             "server.rate_limit_per_minute",
         ),
         ("[risk]\nprice_band_pct = \"250\"\n", "risk.price_band_pct"),
