@@ -7,10 +7,9 @@ use serde::Serialize;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
-use super::clock::CLOCK_LEVEL;
-use super::events::{self, NewEvent};
+use super::events::NewEvent;
 use super::{from_millis, to_millis, StoreError};
-use crate::order::{transition, IllegalTransition, OrderStatus};
+use crate::order::{IllegalTransition, OrderStatus};
 use crate::signal::{OrderType, Side, Signal};
 
 /// An order as stored and as every endpoint returns it.
@@ -121,7 +120,8 @@ impl TryFrom<OrderRow> for OrderRecord {
     }
 }
 
-/// A claim: the first durable record of a signal.
+/// A claim: the first durable record of a signal (for [`insert`]).
+#[cfg(test)]
 #[derive(Debug, Clone)]
 pub struct NewOrder<'a> {
     pub client_order_id: Uuid,
@@ -248,7 +248,10 @@ pub async fn get(
 }
 
 /// Inserts a claim and its first event, inside the caller's transaction; `None` when
-/// the client order ID is already taken (nothing is written then).
+/// the client order ID is already taken (nothing is written then). The service's
+/// writer inserts whole batches at once (`store::batch`); this one-row form is for
+/// tests that build a history row by row.
+#[cfg(test)]
 pub async fn insert(
     conn: &mut SqliteConnection,
     new: &NewOrder<'_>,
@@ -260,9 +263,10 @@ pub async fn insert(
         "INSERT INTO orders (client_order_id, source, strategy, pair, side, order_type, volume,
              price, notional, status, reasons, signal, content_hash, userref, deadline_at,
              created_at, updated_at, clock_level)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {CLOCK_LEVEL})
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {level})
          ON CONFLICT (client_order_id) DO NOTHING
-         RETURNING {COLUMNS}"
+         RETURNING {COLUMNS}",
+        level = super::clock::CLOCK_LEVEL
     ))
     .bind(new.client_order_id.to_string())
     .bind(new.source)
@@ -293,41 +297,8 @@ pub async fn insert(
         cause,
         ..NewEvent::default()
     };
-    events::append(conn, record.id, record.status, &event, now).await?;
+    super::events::append(conn, record.id, record.status, &event, now).await?;
     Ok(Some(record))
-}
-
-/// Moves an order to `to` (checked by [`transition`]) and appends the event, inside the
-/// caller's transaction; returns the status it had and the new record. Moving to the
-/// same non-final status records an event only. Nothing is written when the change is
-/// refused.
-pub async fn change_status(
-    conn: &mut SqliteConnection,
-    client_order_id: Uuid,
-    to: OrderStatus,
-    change: &Change,
-    now: DateTime<Utc>,
-) -> Result<(OrderStatus, OrderRecord), ChangeError> {
-    let current = find(conn, client_order_id)
-        .await?
-        .ok_or(ChangeError::NotFound(client_order_id))?;
-    transition(current.status, to)?;
-    let row: OrderRow = sqlx::query_as(&format!(
-        "UPDATE orders SET status = ?, txid = COALESCE(?, txid), error = COALESCE(?, error),
-             deadline_at = COALESCE(?, deadline_at), resends = resends + ?, updated_at = ?
-         WHERE id = ? RETURNING {COLUMNS}"
-    ))
-    .bind(to.as_str())
-    .bind(change.txid.as_deref())
-    .bind(change.error.as_deref())
-    .bind(change.deadline.map(to_millis))
-    .bind(i64::from(change.resend))
-    .bind(to_millis(now))
-    .bind(current.id)
-    .fetch_one(&mut *conn)
-    .await?;
-    events::append(conn, current.id, to, &change.event(), now).await?;
-    Ok((current.status, OrderRecord::try_from(row)?))
 }
 
 /// Every order that is not final, oldest first: the work of crash recovery.
