@@ -142,6 +142,9 @@ impl Executor {
         }
         let mut settling = Vec::with_capacity(count);
         for order in leftovers {
+            // A previous run may have sent it: whatever becomes of this task, the
+            // sweeper must only ever look it up, never send it as never attempted.
+            self.inner.tracker.attempting(order.client_order_id);
             if let Some(work) = self.inner.tracker.start(order.client_order_id) {
                 settling.push(self.spawn_recovery(work, order));
             }
