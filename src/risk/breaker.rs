@@ -1,13 +1,13 @@
-//! The circuit breaker's decisions, pure. The executor owns the loop:
+//! The circuit breaker's decisions, pure. The executor and the store's writer own the
+//! loop:
 //!
-//! 1. After each order reaches its final exchange outcome, classify it with
-//!    [`effect`]: a success resets the count ([`crate::risk::control::reset_failures`]),
-//!    a failure increments it ([`crate::risk::control::record_failure`]), in the same
-//!    transaction that records the outcome.
-//! 2. If [`should_trip`] says so for the new count, call
-//!    [`crate::risk::control::halt`] with a reason naming the breaker and the last
-//!    error (also in that transaction), and log it at `error` level. From then on every
-//!    signal is refused by the `halt` rule until an operator resumes.
+//! 1. After each order reaches its final exchange outcome, the executor classifies it
+//!    with [`effect`]: a success resets the count, a failure increments it, in the
+//!    writer's batch that records the outcome (`store::transition`).
+//! 2. If [`trips`] says so for the new count, the writer halts trading with a reason
+//!    naming the breaker and the last error (in that batch too) and logs it at `error`
+//!    level. From then on every signal is refused by the `halt` rule until an operator
+//!    resumes.
 
 use crate::config::RiskConfig;
 use crate::exchange::AttemptOutcome;

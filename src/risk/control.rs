@@ -5,6 +5,10 @@
 //! why.
 //!
 //! The kill switch fails closed: a value that cannot be read counts as halted.
+//!
+//! The service writes these rows only through the store's writer
+//! (`store::control_ops`, from [`halt_value`]); the writing functions here build
+//! states for tests.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,6 +32,7 @@ struct HaltValue {
     at: i64,
 }
 
+#[cfg(test)]
 async fn put(
     conn: &mut SqliteConnection,
     name: &str,
@@ -75,6 +80,7 @@ pub async fn is_halted(conn: &mut SqliteConnection) -> Result<Option<Halt>, sqlx
     }
 }
 
+#[cfg(test)]
 /// Halts trading: every new signal is refused until [`resume`]. Returns `false` when it
 /// was already halted, in which case the first reason and time are kept (they say when
 /// trading really stopped).
@@ -95,6 +101,7 @@ pub async fn halt(
     Ok(true)
 }
 
+#[cfg(test)]
 /// Resumes trading and resets the breaker's count (or the next failure would trip it
 /// again at once). Returns whether it was halted.
 pub async fn resume(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
@@ -131,6 +138,7 @@ fn json(value: &HaltValue) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| r#"{"halted":true}"#.to_owned())
 }
 
+#[cfg(test)]
 /// Counts one more exchange failure in a row and returns the new count.
 pub async fn record_failure(
     conn: &mut SqliteConnection,
@@ -149,6 +157,7 @@ pub async fn record_failure(
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
 }
 
+#[cfg(test)]
 /// Sets the count of consecutive failures back to zero (the exchange took an order).
 pub async fn reset_failures(
     conn: &mut SqliteConnection,

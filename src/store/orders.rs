@@ -7,7 +7,6 @@ use serde::Serialize;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
-use super::events::NewEvent;
 use super::{from_millis, to_millis, StoreError};
 use crate::order::{IllegalTransition, OrderStatus};
 use crate::signal::{OrderType, Side, Signal};
@@ -168,16 +167,6 @@ impl Change {
             ..Change::default()
         }
     }
-
-    /// The audit event this change appends.
-    pub fn event(&self) -> NewEvent<'_> {
-        NewEvent {
-            cause: &self.cause,
-            request: self.request.as_ref(),
-            response: self.response.as_deref(),
-            elapsed: self.elapsed,
-        }
-    }
 }
 
 /// Why a status change was not applied.
@@ -293,9 +282,9 @@ pub async fn insert(
         return Ok(None);
     };
     let record = OrderRecord::try_from(row)?;
-    let event = NewEvent {
+    let event = super::events::NewEvent {
         cause,
-        ..NewEvent::default()
+        ..super::events::NewEvent::default()
     };
     super::events::append(conn, record.id, record.status, &event, now).await?;
     Ok(Some(record))
