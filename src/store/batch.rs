@@ -66,6 +66,8 @@ pub struct Plan {
     pub halt_value: Option<String>,
     nonces: Vec<(String, i64)>,
     pairs: Option<(String, i64)>,
+    /// How long the inserts, the updates and the events took to write.
+    pub timings: [std::time::Duration; 3],
 }
 
 impl Plan {
@@ -144,9 +146,13 @@ impl Plan {
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         self.write_inserts(conn, now).await?;
+        let inserted = started.elapsed();
         self.write_updates(conn).await?;
+        let updated = started.elapsed();
         self.write_events(conn).await?;
+        self.timings = [inserted, updated - inserted, started.elapsed() - updated];
         let now_ms = to_millis(now);
         if let Some(failures) = self.failures {
             control_ops::put(
