@@ -26,6 +26,7 @@ pub mod http;
 pub mod ingress;
 pub mod intake;
 pub mod metrics;
+pub mod notify;
 pub mod order;
 pub mod pairs;
 pub mod risk;

@@ -66,6 +66,8 @@ pub struct Plan {
     pub halt_value: Option<String>,
     nonces: Vec<(String, i64)>,
     pairs: Option<(String, i64)>,
+    /// Notifications to store and delivery outcomes (see `crate::notify::outbox`).
+    pub outbox: crate::notify::outbox::OutboxPlan,
 }
 
 impl Plan {
@@ -166,6 +168,7 @@ impl Plan {
         if let Some((json, at)) = &self.pairs {
             control_ops::save_pairs(conn, json, *at).await?;
         }
+        self.outbox.write(conn, now).await?;
         Ok(())
     }
 
