@@ -2,6 +2,7 @@
 //! receivers (real HTTP servers on port 0, `tests/support/receiver.rs`).
 
 mod chats;
+mod cli;
 mod delivery;
 mod endpoints;
 mod webhook;
