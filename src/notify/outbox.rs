@@ -31,6 +31,9 @@ pub struct OutboxRow {
     /// The message's `data`, JSON.
     pub data: String,
     pub created_at: DateTime<Utc>,
+    /// Stored only if its order is still unsettled (`pending`/`unknown`) when the
+    /// batch is written: an `order_unknown` never follows the order's settlement.
+    pub while_unsettled: bool,
 }
 
 impl OutboxRow {
@@ -51,6 +54,7 @@ impl OutboxRow {
             dedupe,
             data: data.to_string(),
             created_at: now,
+            while_unsettled: false,
         }
     }
 }
@@ -143,7 +147,9 @@ impl OutboxPlan {
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        for chunk in self.rows.chunks(CHUNK) {
+        let (checked, rows): (Vec<&OutboxRow>, Vec<&OutboxRow>) =
+            self.rows.iter().partition(|row| row.while_unsettled);
+        for chunk in rows.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
                 "INSERT OR IGNORE INTO notifications (id, channel, event, order_key, dedupe, \
                  data, next_attempt_at, retry_from, created_at, updated_at) ",
@@ -162,6 +168,28 @@ impl OutboxPlan {
                     .push_bind(at);
             });
             sql.build().execute(&mut *conn).await?;
+        }
+        for n in checked {
+            let at = to_millis(n.created_at);
+            sqlx::query(
+                "INSERT OR IGNORE INTO notifications (id, channel, event, order_key, dedupe, \
+                 data, next_attempt_at, retry_from, created_at, updated_at) \
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM orders \
+                 WHERE client_order_id = ? AND status IN ('pending', 'unknown'))",
+            )
+            .bind(&n.id)
+            .bind(&n.channel)
+            .bind(n.event.as_str())
+            .bind(&n.order_key)
+            .bind(&n.dedupe)
+            .bind(&n.data)
+            .bind(at)
+            .bind(at)
+            .bind(at)
+            .bind(at)
+            .bind(&n.order_key)
+            .execute(&mut *conn)
+            .await?;
         }
         let now_ms = to_millis(now);
         for outcome in &self.outcomes {
@@ -195,3 +223,7 @@ impl OutboxPlan {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;

@@ -109,9 +109,4 @@ impl Routes {
             })
             .collect()
     }
-
-    /// A row of `kind` for the channel named `channel` only (a test message).
-    pub fn row_for(channel: &str, kind: EventKind, data: &Value, now: DateTime<Utc>) -> OutboxRow {
-        OutboxRow::new(channel, kind, None, None, data, now)
-    }
 }

@@ -93,6 +93,7 @@ async fn report_unsettled(
         let dedupe = Some(format!("order_unknown:{id}"));
         for mut row in routes.rows_for_order(EventKind::OrderUnknown, &order, dedupe, now) {
             row.data = data.to_string();
+            row.while_unsettled = true;
             rows.push(row);
         }
     }
