@@ -5,6 +5,7 @@ mod chats;
 mod cli;
 mod delivery;
 mod endpoints;
+mod restart;
 mod webhook;
 
 use std::time::Duration;

@@ -3,9 +3,13 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use serde_json::Value;
+use tradehook::exchange::AttemptOutcome;
 
 use super::*;
+use crate::scripted::Scripted;
 use crate::support::receiver::Receiver;
 
 #[tokio::test]
@@ -170,4 +174,33 @@ async fn a_tripped_circuit_breaker_is_reported_as_halted() {
         received.iter().all(|r| r.json()["type"] == "halted"),
         "only halted was asked for"
     );
+}
+
+#[tokio::test]
+async fn an_order_refused_as_late_is_reported_as_order_expired() {
+    let receiver = Receiver::start().await;
+    let url = receiver.url();
+    let scripted = Arc::new(Scripted::new());
+    scripted.then(
+        AttemptOutcome::DeadlineElapsed {
+            error: "EOrder:Deadline elapsed".into(),
+        },
+        Some(r#"{"error":["EOrder:Deadline elapsed"]}"#),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_on_in(dir, scripted, |config| {
+        config.notify = vec![webhook("ops", &url, "\"order_expired\"")];
+        fast(config);
+    })
+    .await;
+    let id = buy(&app, "0.01").await;
+    assert_eq!(app.wait_final(&id).await["status"], "expired");
+    let received = receiver
+        .wait_for(Duration::from_secs(20), |r| {
+            !of_type(r, "order_expired").is_empty()
+        })
+        .await;
+    let expired = verified(of_type(&received, "order_expired")[0]);
+    assert_eq!(expired["data"]["client_order_id"], id.as_str());
+    assert_eq!(expired["data"]["error"], "EOrder:Deadline elapsed");
 }
