@@ -85,6 +85,7 @@ impl Notifier {
         worker::spawn(&context, channels, &tracker);
         let timers = Timers {
             routes: routes.clone(),
+            channels: config.notify.iter().map(|c| c.name.clone()).collect(),
             unknown_after: (settings.order_unknown_after_secs > 0)
                 .then(|| Duration::from_secs(settings.order_unknown_after_secs)),
             summary_at: settings.summary_time(),

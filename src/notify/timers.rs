@@ -27,6 +27,8 @@ const BATCH: u32 = 100;
 #[derive(Debug, Clone)]
 pub struct Timers {
     pub routes: Routes,
+    /// Every channel's name, for the gauges (an empty outbox reads 0).
+    pub channels: Vec<String>,
     /// `order_unknown` after this long unsettled; `None` disables it.
     pub unknown_after: Option<Duration>,
     /// `daily_summary` at this UTC time; `None` disables it.
@@ -54,9 +56,14 @@ async fn tick(context: &Context, timers: &Timers, now: DateTime<Utc>) -> Result<
     if let Some(at) = timers.summary_at {
         report_summary(context, &timers.routes, at, now).await?;
     }
-    for (channel, depth, oldest) in queries::depth(context.store.reader()).await? {
+    let depths = queries::depth(context.store.reader()).await?;
+    for channel in &timers.channels {
+        let (depth, oldest) = depths
+            .iter()
+            .find(|(name, _, _)| name == channel)
+            .map_or((0, None), |(_, depth, oldest)| (*depth, *oldest));
         let age = oldest.map_or(0, |at| (to_millis(now) - at).max(0) / 1000);
-        context.metrics.set_depth(&channel, depth, age);
+        context.metrics.set_depth(channel, depth, age);
     }
     Ok(())
 }

@@ -65,6 +65,8 @@ impl Channel {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("tradehook/", env!("CARGO_PKG_VERSION")))
+            // A redirect would resend a signed body elsewhere: answered as a failure.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let kind = match config.kind {
             ChannelKind::Webhook => Kind::Webhook(webhook::Webhook::new(config)?),

@@ -130,4 +130,29 @@ async fn the_openapi_document_and_the_metrics_cover_notifications() {
         assert!(started.elapsed() < Duration::from_secs(15), "{metrics}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // Once delivered, the depth reads 0 again.
+    receiver.always(Answer::Ok);
+    let started = std::time::Instant::now();
+    loop {
+        let metrics = app
+            .client
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let empty = metrics.contains(r#"tradehook_notifications_outbox_depth{channel="ops"} 0"#)
+            && metrics
+                .contains(r#"tradehook_notifications_oldest_undelivered_seconds{channel="ops"} 0"#)
+            && metrics
+                .contains(r#"tradehook_notifications_total{channel="ops",outcome="delivered"} 1"#);
+        if empty {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
