@@ -204,3 +204,51 @@ async fn an_order_refused_as_late_is_reported_as_order_expired() {
     assert_eq!(expired["data"]["client_order_id"], id.as_str());
     assert_eq!(expired["data"]["error"], "EOrder:Deadline elapsed");
 }
+
+#[tokio::test]
+async fn a_channel_takes_only_its_sources_and_by_default_no_rejections() {
+    let receiver = Receiver::start().await;
+    let url = receiver.url();
+    let app = spawn_app_with(|config| {
+        let mut ops = webhook("ops", &url, "");
+        ops.sources = Some(vec!["tv".into()]);
+        config.notify = vec![ops];
+        fast(config);
+    })
+    .await;
+    let from_hook = buy(&app, "0.01").await;
+    app.wait_final(&from_hook).await;
+    assert_eq!(app.admin("/v1/admin/halt", Some(ADMIN_TOKEN)).await.0, 200);
+    let body = format!(
+        r#"{{"pair":"XBTUSD","side":"buy","order_type":"market","volume":"0.01","passphrase":"{PASSPHRASE}"}}"#
+    );
+    assert_eq!(app.post_with_headers("tv", &body, &[]).await.status(), 422);
+    assert_eq!(
+        app.admin("/v1/admin/resume", Some(ADMIN_TOKEN)).await.0,
+        200
+    );
+    let body = body.replace("0.01", "0.02");
+    let response = app.post_with_headers("tv", &body, &[]).await;
+    assert_eq!(response.status(), 202);
+    let from_tv: Value = response.json().await.unwrap();
+    let received = receiver
+        .wait_for(Duration::from_secs(20), |r| {
+            !of_type(r, "order_placed").is_empty() && !of_type(r, "resumed").is_empty()
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let received = receiver
+        .received()
+        .into_iter()
+        .chain(received)
+        .collect::<Vec<_>>();
+    let placed = of_type(&received, "order_placed");
+    assert!(placed
+        .iter()
+        .all(|r| r.json()["data"]["client_order_id"] == from_tv["client_order_id"]));
+    assert!(of_type(&received, "signal_rejected").is_empty());
+    assert!(
+        !of_type(&received, "halted").is_empty(),
+        "non-order events ignore sources"
+    );
+}
