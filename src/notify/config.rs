@@ -120,6 +120,9 @@ pub struct NotificationsConfig {
     pub daily_summary_at: Option<String>,
     /// How long shutdown waits for the `shutdown` notification to go out.
     pub shutdown_grace_secs: u64,
+    /// Delivered and dead notifications are deleted after this many days; 0 keeps
+    /// them forever.
+    pub retain_days: u64,
 }
 
 impl Default for NotificationsConfig {
@@ -133,6 +136,7 @@ impl Default for NotificationsConfig {
             order_unknown_after_secs: 300,
             daily_summary_at: None,
             shutdown_grace_secs: 3,
+            retain_days: 30,
         }
     }
 }

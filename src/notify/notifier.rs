@@ -89,6 +89,11 @@ impl Notifier {
             unknown_after: (settings.order_unknown_after_secs > 0)
                 .then(|| Duration::from_secs(settings.order_unknown_after_secs)),
             summary_at: settings.summary_time(),
+            retain: (settings.retain_days > 0).then(|| {
+                chrono::Duration::days(
+                    i64::try_from(settings.retain_days.min(100_000)).unwrap_or(100_000),
+                )
+            }),
         };
         tracker.spawn(timers::run(context.clone(), timers));
         tracker.close();

@@ -116,7 +116,13 @@ pub enum OutboxWrite {
     Record(Outcome),
     /// Deliver the notification with this id again, from now on.
     Redeliver(String),
+    /// Delete delivered and dead notifications stored before this time (at most
+    /// [`PRUNE_BATCH`] per write).
+    Prune(DateTime<Utc>),
 }
+
+/// Most notifications one prune deletes: bounds the writer's work per batch.
+pub const PRUNE_BATCH: i64 = 5000;
 
 /// The outbox writes of one batch.
 #[derive(Debug, Default)]
@@ -124,6 +130,7 @@ pub struct OutboxPlan {
     rows: Vec<OutboxRow>,
     outcomes: Vec<Outcome>,
     redeliver: Vec<String>,
+    prune: Option<DateTime<Utc>>,
 }
 
 impl OutboxPlan {
@@ -138,6 +145,7 @@ impl OutboxPlan {
             OutboxWrite::Enqueue(rows) => self.rows.extend(rows),
             OutboxWrite::Record(outcome) => self.outcomes.push(outcome),
             OutboxWrite::Redeliver(id) => self.redeliver.push(id),
+            OutboxWrite::Prune(before) => self.prune = Some(before),
         }
     }
 
@@ -217,6 +225,16 @@ impl OutboxPlan {
             .bind(now_ms)
             .bind(now_ms)
             .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if let Some(before) = self.prune {
+            sqlx::query(
+                "DELETE FROM notifications WHERE seq IN (SELECT seq FROM notifications \
+                 WHERE status IN ('delivered', 'dead') AND created_at < ? ORDER BY seq LIMIT ?)",
+            )
+            .bind(to_millis(before))
+            .bind(PRUNE_BATCH)
             .execute(&mut *conn)
             .await?;
         }

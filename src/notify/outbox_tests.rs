@@ -104,3 +104,40 @@ async fn outcomes_count_attempts_and_a_redelivery_makes_a_dead_row_pending_again
         (id.as_str(), "pending")
     );
 }
+
+#[tokio::test]
+async fn pruning_deletes_only_old_settled_notifications() {
+    let (_dir, store) = store().await;
+    let old = Utc::now() - chrono::Duration::days(40);
+    let mut rows_in = Vec::new();
+    for _ in 0..3 {
+        let mut row = row(None);
+        row.created_at = old;
+        rows_in.push(row);
+    }
+    let fresh = row(None);
+    let (delivered, dead, pending) = (
+        rows_in[0].id.clone(),
+        rows_in[1].id.clone(),
+        rows_in[2].id.clone(),
+    );
+    rows_in.push(fresh.clone());
+    store.outbox(OutboxWrite::Enqueue(rows_in)).await.unwrap();
+    for (id, status) in [
+        (&delivered, DeliveryStatus::Delivered),
+        (&dead, DeliveryStatus::Dead),
+        (&fresh.id, DeliveryStatus::Delivered),
+    ] {
+        let outcome = Outcome {
+            id: id.clone(),
+            status,
+            next_attempt_at: Utc::now(),
+            error: None,
+        };
+        store.outbox(OutboxWrite::Record(outcome)).await.unwrap();
+    }
+    let before = Utc::now() - chrono::Duration::days(30);
+    store.outbox(OutboxWrite::Prune(before)).await.unwrap();
+    let left: Vec<String> = rows(&store).await.into_iter().map(|r| r.0).collect();
+    assert_eq!(left, vec![pending, fresh.id]);
+}

@@ -33,14 +33,28 @@ pub struct Timers {
     pub unknown_after: Option<Duration>,
     /// `daily_summary` at this UTC time; `None` disables it.
     pub summary_at: Option<NaiveTime>,
+    /// Delivered and dead notifications older than this are deleted; `None` keeps them.
+    pub retain: Option<chrono::Duration>,
 }
+
+/// How often old notifications are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Runs the timers until stopped.
 pub async fn run(context: Context, timers: Timers) {
+    let mut pruned: Option<tokio::time::Instant> = None;
     loop {
         let now = context.clock.now();
         if let Err(err) = tick(&context, &timers, now).await {
             tracing::warn!(error = %err, "notification timers");
+        }
+        let prune_due = pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY);
+        if let (Some(retain), true) = (timers.retain, prune_due) {
+            pruned = Some(tokio::time::Instant::now());
+            let write = OutboxWrite::Prune(now - retain);
+            if let Err(err) = context.store.outbox(write).await {
+                tracing::warn!(error = %err, "pruning old notifications");
+            }
         }
         tokio::select! {
             () = context.stop.cancelled() => return,
