@@ -73,7 +73,8 @@ pub fn render(kind: EventKind, data: &Value) -> Message {
         add("Price", text(&data["price"]));
         add("Avg price", text(&data["avg_price"]));
         add("Filled", text(&data["filled_volume"]));
-        add("Fee", text(&data["fee"]));
+        let fee = format!("{} {}", text(&data["fee"]), text(&data["fee_currency"]));
+        add("Fee", fee.trim().to_owned());
         add("Status", text(&data["status"]));
         add("Strategy", text(&data["strategy"]));
         add("Source", text(&data["source"]));
@@ -173,6 +174,26 @@ mod tests {
             assert!(labels.contains(&expected), "{labels:?}");
         }
         assert!(!labels.contains(&"Error"), "empty values are left out");
+    }
+
+    #[test]
+    fn a_fill_shows_its_average_price_and_fee_with_its_currency() {
+        let data = json!({"pair": "XBTUSD", "side": "buy", "status": "filled",
+            "filled_volume": "0.5", "avg_price": "50010.5", "fee": "10.2", "fee_currency": "USD"});
+        let message = render(EventKind::OrderFilled, &data);
+        let field = |label: &str| {
+            message
+                .fields
+                .iter()
+                .find(|(l, _)| l == label)
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert_eq!(field("Avg price"), "50010.5");
+        assert_eq!(field("Filled"), "0.5");
+        assert_eq!(field("Fee"), "10.2 USD");
+        assert_eq!(message.title, "Order filled: BUY XBTUSD");
     }
 
     #[test]
