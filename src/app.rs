@@ -35,6 +35,8 @@ pub struct App {
     state: AppState,
     /// This process's claim on the database, held until `serve` returns.
     lock: Option<DatabaseLock>,
+    /// Outbound notifications (issue 12).
+    notifier: crate::notify::Notifier,
 }
 
 impl App {
@@ -77,7 +79,11 @@ impl App {
             market,
             metrics.clone(),
         );
+        let notifier = crate::notify::Notifier::start(&store, &config, clock.clone(), &metrics)
+            .await
+            .context("starting notifications")?;
         Ok(App {
+            notifier,
             state: AppState {
                 config,
                 store,
@@ -99,7 +105,11 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let App { state, lock } = self;
+        let App {
+            state,
+            lock,
+            notifier,
+        } = self;
         // Released only after the last write below (the store's close).
         let _lock = lock;
         let executor = state.executor.clone();
@@ -128,6 +138,7 @@ impl App {
         tracing::info!("shutting down: finishing in-flight submissions");
         recovery.abort();
         executor.shutdown(grace).await;
+        notifier.stop().await;
         store.close().await;
         Ok(())
     }

@@ -14,6 +14,7 @@
 //! - [`order`]: statuses and the one transition function.
 //! - [`exchange`]: the venue seam: [`exchange::paper`] and [`exchange::kraken`].
 //! - [`config`], [`secret`], [`clock`]: settings, redacted secrets, injectable time.
+//! - [`notify`]: outbound notifications from a durable outbox (webhook, Telegram, …).
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -26,6 +27,7 @@ pub mod http;
 pub mod ingress;
 pub mod intake;
 pub mod metrics;
+pub mod notify;
 pub mod order;
 pub mod pairs;
 pub mod risk;

@@ -1,6 +1,8 @@
-//! The command line: `serve`, `migrate`, `check-config`, `send`, `audit`, `healthcheck`.
+//! The command line: `serve`, `migrate`, `check-config`, `send`, `audit`, `notify test`,
+//! `healthcheck`.
 
 mod audit;
+mod notify;
 mod send;
 
 use std::net::SocketAddr;
@@ -55,6 +57,9 @@ pub enum Command {
     Send(send::SendArgs),
     /// List recorded orders from the database (newest first).
     Audit(audit::AuditArgs),
+    /// Outbound notifications: `notify test [NAME]` sends a test message through a
+    /// configured channel and prints what it answered.
+    Notify(notify::NotifyArgs),
     /// Exit 0 if the service answers /healthz (for container health checks).
     Healthcheck {
         /// Base URL of the service; default: from server.listen.
@@ -84,6 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Send(args) => send::run(&config, args).await,
         Command::Audit(args) => audit::run(&config, args).await,
+        Command::Notify(args) => notify::run(&config, args).await,
         Command::Healthcheck { url } => {
             let url = format!("{}/healthz", url.unwrap_or_else(|| base_url(&config)));
             let response = reqwest::Client::new()

@@ -61,6 +61,12 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     #[serde(default)]
     pub risk: RiskConfig,
+    /// `[[notify]]`: outbound notification channels (see [`crate::notify`]).
+    #[serde(default)]
+    pub notify: Vec<crate::notify::config::ChannelConfig>,
+    /// `[notifications]`: how notifications are delivered.
+    #[serde(default)]
+    pub notifications: crate::notify::config::NotificationsConfig,
 }
 
 /// `[server]`: the HTTP listener and its tokens.
@@ -305,6 +311,7 @@ impl Config {
             .extract()
             .map_err(|err| ConfigError::Load(describe_figment_error(err)))?;
         config.read_source_secret_files()?;
+        crate::notify::config::read_secret_files(&mut config.notify)?;
         config.validate()?;
         Ok(config)
     }

@@ -16,6 +16,7 @@ impl Config {
         self.validate_server()?;
         self.validate_exchange()?;
         self.validate_sources()?;
+        crate::notify::config::validate(&self.notify, &self.notifications, &self.sources)?;
         self.validate_risk()
     }
 

@@ -68,6 +68,8 @@ pub struct Plan {
     pairs: Option<(String, i64)>,
     /// How long the inserts, the updates and the events took to write.
     pub timings: [std::time::Duration; 3],
+    /// Notifications to store and delivery outcomes (see `crate::notify::outbox`).
+    pub outbox: crate::notify::outbox::OutboxPlan,
 }
 
 impl Plan {
@@ -172,6 +174,7 @@ impl Plan {
         if let Some((json, at)) = &self.pairs {
             control_ops::save_pairs(conn, json, *at).await?;
         }
+        self.outbox.write(conn, now).await?;
         Ok(())
     }
 

@@ -55,6 +55,8 @@ pub(crate) enum Write {
     SaveNonce(String, i64, Reply<()>),
     SavePairs(String, i64, Reply<()>),
     Probe(Reply<()>),
+    /// Notifications: new rows, a delivery outcome, a redelivery (see `crate::notify`).
+    Outbox(crate::notify::outbox::OutboxWrite, Reply<()>),
 }
 
 /// What the writer task is asked to do.
@@ -77,6 +79,9 @@ pub(crate) struct Published {
     pub new_orders: Mutex<Option<mpsc::UnboundedReceiver<OrderRecord>>>,
     /// The latest committed records, for replays.
     pub recent: RecentOrders,
+    /// The notification channels' subscriptions, set once at start-up; while unset
+    /// (tools, most tests) no outbox row is written.
+    pub notify: std::sync::OnceLock<crate::notify::routes::Routes>,
 }
 
 /// A handle to the writer task; cheap to clone.
@@ -96,6 +101,7 @@ impl WriterHandle {
             updates: broadcast::channel(4096).0,
             new_orders: Mutex::new(Some(new_rx)),
             recent: RecentOrders::default(),
+            notify: std::sync::OnceLock::new(),
         });
         let task = WriterTask {
             conn,
@@ -355,8 +361,41 @@ impl WriterTask {
         plan.write(&mut self.conn, now).await
     }
 
-    /// Decides one write into `plan`.
+    /// Decides one write into `plan`, with the notifications reporting it (the one
+    /// hook of `crate::notify` into the writer).
     async fn plan_one(
+        &mut self,
+        write: Write,
+        plan: &mut Plan,
+        known: &mut HashMap<Uuid, OrderRecord>,
+        claimed: &mut HashMap<Uuid, usize>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Done {
+        if self.published.notify.get().is_none() {
+            return self.decide(write, plan, known, claimed, now).await;
+        }
+        let halt_before = self.ledger.as_ref().and_then(|l| l.halt().cloned());
+        let done = self.decide(write, plan, known, claimed, now).await;
+        let (Some(routes), Some(ledger)) = (self.published.notify.get(), &self.ledger) else {
+            return done;
+        };
+        let order = match &done {
+            Done::Claim(_, Ok(Planned::Inserted(index, _)), _) => Some(plan.inserted(*index)),
+            Done::Change(_, result) => result.as_ref().as_ref().ok(),
+            _ => None,
+        };
+        let decided = crate::notify::events::Decided {
+            order,
+            halt_before: halt_before.as_ref(),
+            halt_after: ledger.halt(),
+        };
+        let rows = crate::notify::events::for_change(routes, &decided, now);
+        plan.outbox.extend(rows);
+        done
+    }
+
+    /// Decides one write into `plan`.
+    async fn decide(
         &mut self,
         write: Write,
         plan: &mut Plan,
@@ -393,6 +432,10 @@ impl WriterTask {
                 let result = control_ops::probe(&mut self.conn).await;
                 Done::Unit(reply, result)
             }
+            Write::Outbox(write, reply) => {
+                plan.outbox.apply(write);
+                Done::Unit(reply, Ok(()))
+            }
         }
     }
 }
@@ -413,9 +456,10 @@ fn unplanned(write: Write) -> Done {
         Write::Claim(claim, reply) => Done::Claim(reply, Err(never()), claim.content_hash),
         Write::Change(_, reply) => Done::Change(reply, Box::new(Err(ChangeError::Store(never())))),
         Write::Halt(_, reply) | Write::Resume(reply) => Done::Flag(reply, Err(never())),
-        Write::SaveNonce(_, _, reply) | Write::SavePairs(_, _, reply) | Write::Probe(reply) => {
-            Done::Unit(reply, Err(never()))
-        }
+        Write::SaveNonce(_, _, reply)
+        | Write::SavePairs(_, _, reply)
+        | Write::Probe(reply)
+        | Write::Outbox(_, reply) => Done::Unit(reply, Err(never())),
     }
 }
 
