@@ -43,7 +43,7 @@ impl App {
         let config = Arc::new(config);
         // One instance per database, before anything touches it (src/store/lock.rs).
         let lock = crate::store::lock::acquire(&config.database.url)?;
-        let config_limit = config.server.rate_limit_per_minute;
+        let limiter = IngressLimiter::from_config(&config);
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::open(&config.database, clock.clone())
             .await
@@ -84,7 +84,7 @@ impl App {
                 intake,
                 executor,
                 clock,
-                limiter: IngressLimiter::new(config_limit),
+                limiter,
                 metrics,
             },
             lock,

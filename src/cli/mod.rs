@@ -1,7 +1,9 @@
-//! The command line: `serve`, `migrate`, `check-config`, `send`, `audit`, `healthcheck`.
+//! The command line: `serve`, `migrate`, `check-config`, `send`, `audit`, `template`,
+//! `healthcheck`.
 
 mod audit;
 mod send;
+mod template;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,6 +57,9 @@ pub enum Command {
     Send(send::SendArgs),
     /// List recorded orders from the database (newest first).
     Audit(audit::AuditArgs),
+    /// Print what to paste into a platform for a source: `template tradingview SOURCE`
+    /// prints the webhook URL and the alert message.
+    Template(template::TemplateArgs),
     /// Exit 0 if the service answers /healthz (for container health checks).
     Healthcheck {
         /// Base URL of the service; default: from server.listen.
@@ -84,6 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Send(args) => send::run(&config, args).await,
         Command::Audit(args) => audit::run(&config, args).await,
+        Command::Template(args) => template::run(&config, args),
         Command::Healthcheck { url } => {
             let url = format!("{}/healthz", url.unwrap_or_else(|| base_url(&config)));
             let response = reqwest::Client::new()

@@ -85,8 +85,13 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Longest `?wait=` a caller may ask for, in seconds.
     pub max_wait_secs: u64,
-    /// Signals accepted per minute from one client address; unset disables.
+    /// Failed-authentication requests (forged, unsigned, unknown source) answered per
+    /// minute from one client address before the rest are answered `429`; `0` or unset
+    /// disables. Authenticated signals never count against it.
     pub rate_limit_per_minute: Option<u32>,
+    /// Serve `GET /metrics` without a token (SPEC §7 lists it beside `/healthz`);
+    /// `false` puts it behind the audit (or admin) token.
+    pub metrics_public: bool,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +107,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             max_wait_secs: 30,
             rate_limit_per_minute: Some(600),
+            metrics_public: true,
         }
     }
 }
@@ -229,6 +235,13 @@ pub struct SourceConfig {
     pub allowed_order_types: Option<Vec<OrderType>>,
     /// Orders this source may have accepted in any rolling 60 s.
     pub max_orders_per_minute: Option<u32>,
+    /// The body's shape: `tradehook` (default), `tradingview`, `3commas` or `octobot`.
+    #[serde(default)]
+    pub format: crate::formats::Format,
+    /// Authenticated signals this source may post per minute before `429`; unset
+    /// (the default) never refuses a valid signal for its rate.
+    #[serde(default)]
+    pub max_signals_per_minute: Option<u32>,
 }
 
 /// A limit given either once for all pairs or as a table by pair.

@@ -1,0 +1,229 @@
+//! The one validation every format ends in: a [`Draft`] (what an adapter read from its
+//! platform's shape) becomes a [`Signal`], every field well-formed and consistent with
+//! its order type. Errors name the field as the format calls it.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::pairs;
+use super::text::free_text_problem;
+use crate::signal::{Amount, CloseOrder, FieldError, OrderType, Side, Signal, TimeInForce};
+
+/// Largest amount or price we accept at all: far above any real order, small enough
+/// that products of two such values never overflow a `Decimal`.
+const ABSURD_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+/// Longest `strategy` tag we store.
+pub const MAX_STRATEGY_LEN: usize = 64;
+
+/// Maps a native field name (`volume`) to the format's own (`contracts`).
+pub type Names = fn(&'static str) -> &'static str;
+
+/// The native names, unchanged.
+pub fn native(name: &'static str) -> &'static str {
+    name
+}
+
+/// A signal as an adapter read it, before validation.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub pair: String,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub volume: Option<Decimal>,
+    pub quote_volume: Option<Decimal>,
+    pub price: Option<Decimal>,
+    pub price2: Option<Decimal>,
+    pub time_in_force: Option<TimeInForce>,
+    pub post_only: Option<bool>,
+    pub reduce_only: Option<bool>,
+    pub leverage: Option<String>,
+    /// The conditional close: its type and prices.
+    pub close: Option<(OrderType, Option<Decimal>, Option<Decimal>)>,
+    pub client_order_id: Option<Uuid>,
+    pub reference_price: Option<Decimal>,
+    pub signal_time: Option<DateTime<Utc>>,
+    pub strategy: Option<String>,
+    pub max_age_secs: Option<u64>,
+    pub format: Option<String>,
+    pub payload: Option<serde_json::Value>,
+}
+
+impl Draft {
+    /// A draft with only the required parts; everything else unset.
+    pub fn new(pair: String, side: Side, order_type: OrderType) -> Self {
+        Draft {
+            pair,
+            side,
+            order_type,
+            volume: None,
+            quote_volume: None,
+            price: None,
+            price2: None,
+            time_in_force: None,
+            post_only: None,
+            reduce_only: None,
+            leverage: None,
+            close: None,
+            client_order_id: None,
+            reference_price: None,
+            signal_time: None,
+            strategy: None,
+            max_age_secs: None,
+            format: None,
+            payload: None,
+        }
+    }
+}
+
+fn positive(field: &str, value: Option<Decimal>) -> Result<Option<Decimal>, FieldError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if value <= Decimal::ZERO {
+        return Err(FieldError::new(field, "must be greater than zero"));
+    }
+    if value > ABSURD_AMOUNT {
+        return Err(FieldError::new(
+            field,
+            format!("{value} is implausibly large (limit {ABSURD_AMOUNT})"),
+        ));
+    }
+    Ok(Some(value))
+}
+
+fn validate_prices(
+    names: Names,
+    prefix: &str,
+    order_type: OrderType,
+    price: Option<Decimal>,
+    price2: Option<Decimal>,
+) -> Result<(), FieldError> {
+    let field = |name: &'static str| format!("{prefix}{}", names(name));
+    let problem = match (price.is_some(), price2.is_some()) {
+        (false, _) if order_type.needs_price() => Some(("price", "required for a", true)),
+        (true, _) if !order_type.needs_price() => Some(("price", "not allowed on a", false)),
+        (_, false) if order_type.needs_price2() => Some(("price2", "required for a", true)),
+        (_, true) if !order_type.needs_price2() => Some(("price2", "not allowed on a", false)),
+        _ => None,
+    };
+    match problem {
+        Some((name, what, _)) => Err(FieldError::new(
+            &field(name),
+            format!("{what} {order_type} order"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Validates `draft`, naming fields through `names`.
+pub fn validate(draft: Draft, names: Names) -> Result<Signal, FieldError> {
+    let pair = pairs::canonical(&draft.pair).map_err(|m| FieldError::new(names("pair"), m))?;
+    let pair_sent = (pair != draft.pair).then(|| draft.pair.clone());
+    let volume = positive(names("volume"), draft.volume)?;
+    let quote_volume = positive(names("quote_volume"), draft.quote_volume)?;
+    let amount = match (volume, quote_volume) {
+        (Some(v), None) => Amount::Base(v),
+        (None, Some(q)) => Amount::Quote(q),
+        (Some(_), Some(_)) => {
+            return Err(FieldError::new(
+                names("volume"),
+                format!(
+                    "give exactly one of `{}` and `{}`, not both",
+                    names("volume"),
+                    names("quote_volume")
+                ),
+            ))
+        }
+        (None, None) => {
+            return Err(FieldError::new(
+                names("volume"),
+                format!(
+                    "one of `{}` or `{}` is required",
+                    names("volume"),
+                    names("quote_volume")
+                ),
+            ))
+        }
+    };
+    let price = positive(names("price"), draft.price)?;
+    let price2 = positive(names("price2"), draft.price2)?;
+    validate_prices(names, "", draft.order_type, price, price2)?;
+    let close = match draft.close {
+        None => None,
+        Some((order_type, price, price2)) => {
+            let price = positive("close.price", price)?;
+            let price2 = positive("close.price2", price2)?;
+            if order_type == OrderType::Market {
+                return Err(FieldError::new(
+                    "close.order_type",
+                    "a conditional close cannot be a market order",
+                ));
+            }
+            validate_prices(native, "close.", order_type, price, price2)?;
+            Some(CloseOrder {
+                order_type,
+                price,
+                price2,
+            })
+        }
+    };
+    if draft.time_in_force == Some(TimeInForce::Gtd) {
+        return Err(FieldError::new(
+            "time_in_force",
+            "GTD needs an expiry time, which signals cannot carry; use GTC or IOC",
+        ));
+    }
+    if draft.post_only == Some(true) && draft.order_type != OrderType::Limit {
+        return Err(FieldError::new(
+            "post_only",
+            "only a limit order can be post-only",
+        ));
+    }
+    let leverage = match draft.leverage {
+        None => None,
+        Some(l) if valid_leverage(&l) => Some(l),
+        Some(l) => {
+            return Err(FieldError::new(
+                "leverage",
+                format!(
+                    "`{}` is not a leverage such as \"2\" or \"2:1\"",
+                    l.escape_debug()
+                ),
+            ))
+        }
+    };
+    if let Some(problem) = draft
+        .strategy
+        .as_deref()
+        .and_then(|s| free_text_problem(s, MAX_STRATEGY_LEN))
+    {
+        return Err(FieldError::new(names("strategy"), problem));
+    }
+    Ok(Signal {
+        pair,
+        side: draft.side,
+        order_type: draft.order_type,
+        amount,
+        price,
+        price2,
+        time_in_force: draft.time_in_force,
+        post_only: draft.post_only.unwrap_or(false),
+        reduce_only: draft.reduce_only.unwrap_or(false),
+        leverage,
+        close,
+        client_order_id: draft.client_order_id,
+        reference_price: positive(names("reference_price"), draft.reference_price)?,
+        signal_time: draft.signal_time,
+        strategy: draft.strategy,
+        pair_sent,
+        max_age_secs: draft.max_age_secs,
+        format: draft.format,
+        payload: draft.payload,
+    })
+}
+
+fn valid_leverage(text: &str) -> bool {
+    let number = text.strip_suffix(":1").unwrap_or(text);
+    matches!(number.parse::<u8>(), Ok(n) if (2..=100).contains(&n))
+}
