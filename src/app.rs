@@ -141,7 +141,11 @@ impl App {
 fn default_exchange(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn Exchange>> {
     match config.exchange.mode {
         Mode::Paper => {
-            let paper = PaperExchange::new(PairTable::snapshot());
+            let pairs = PairTable::snapshot();
+            let paper = PaperExchange::new(pairs.clone());
+            for (asset, amount) in &config.exchange.paper_balances {
+                paper.set_balance(&crate::pairs::asset_id(&pairs, asset), *amount);
+            }
             if !config.exchange.paper_market_data {
                 return Ok(Arc::new(paper));
             }

@@ -67,6 +67,10 @@ pub fn content_hash(source: &str, signal: &Signal) -> String {
     order.payload = None;
     order.pair_sent = None;
     order.format = None;
+    if order.percent.is_some() {
+        // Computed from a balance that moves: a resend is the same signal.
+        order.amount = crate::signal::Amount::Base(rust_decimal::Decimal::ZERO);
+    }
     // Serialising a struct is deterministic: fields in declaration order.
     hasher.update(serde_json::to_vec(&order).unwrap_or_default());
     hex::encode(hasher.finalize())
@@ -104,6 +108,14 @@ impl Intake {
     /// the pair names signals use.
     pub async fn pair_table(&self) -> Arc<crate::pairs::PairTable> {
         self.market.pairs(&*self.exchange).await
+    }
+
+    /// The balance of `asset` (a Kraken asset id such as `ZUSD`), cached a few seconds.
+    pub async fn balance(
+        &self,
+        asset: &str,
+    ) -> Result<rust_decimal::Decimal, crate::exchange::ExchangeError> {
+        Ok(self.market.balance(&*self.exchange, asset).await?.amount)
     }
 
     /// Claims `signal` under `client_order_id`. A retry of a recorded signal is answered

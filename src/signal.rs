@@ -168,6 +168,10 @@ pub struct Signal {
     /// `risk.max_signal_age_secs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age_secs: Option<u64>,
+    /// Sized as this percentage of the available balance (quote for a buy, base for a
+    /// sell); `amount` is computed from the balance when the signal is received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<Decimal>,
     /// The format the signal arrived in, unless the native `tradehook`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,

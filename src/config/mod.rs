@@ -175,6 +175,9 @@ pub struct ExchangeConfig {
     /// reachable (no key needed); off, paper mode stays offline with its built-in
     /// pair table and no prices.
     pub paper_market_data: bool,
+    /// Paper mode: the simulated balances (`USD = "10000"`, `XBT = "0.5"`), used by
+    /// `percent` sizing and the position rule.
+    pub paper_balances: BTreeMap<String, Decimal>,
 }
 
 impl ExchangeConfig {
@@ -201,6 +204,7 @@ impl Default for ExchangeConfig {
             resend_expired: false,
             tier: Tier::Starter,
             paper_market_data: true,
+            paper_balances: BTreeMap::new(),
         }
     }
 }

@@ -2,10 +2,10 @@
 //! `\n`, as OctoBot's TradingView signals are written.
 //!
 //! Keys: `EXCHANGE` (must be `kraken`), `SYMBOL`, `SIGNAL` (`BUY`/`SELL`),
-//! `ORDER_TYPE` (`MARKET`/`LIMIT`), `VOLUME` (a base amount), `PRICE` (limit price,
+//! `ORDER_TYPE` (`MARKET`/`LIMIT`), `VOLUME` (a base amount, or `N%` of the
+//! available balance), `PRICE` (limit price,
 //! or a market order's reference price), `REDUCE_ONLY` (`true`/`false`), `TAG` (the
-//! strategy) and `TOKEN` (the secret of token sources). `CANCEL`, percentage volumes
-//! and unknown keys are refused naming the key; a key given twice is refused.
+//! strategy) and `TOKEN` (the secret of token sources). `CANCEL` and unknown keys are refused naming the key; a key given twice is refused.
 
 use serde_json::{Map, Value};
 
@@ -50,7 +50,7 @@ pub fn token(body: &[u8]) -> Option<String> {
 fn name(key: &'static str) -> &'static str {
     match key {
         "pair" => "SYMBOL",
-        "volume" | "quote_volume" => "VOLUME",
+        "volume" | "quote_volume" | "percent" => "VOLUME",
         "price" | "reference_price" => "PRICE",
         "strategy" => "TAG",
         "side" => "SIGNAL",
@@ -126,15 +126,14 @@ pub fn parse(body: &[u8]) -> Result<Parsed, FieldError> {
         Some("LIMIT") => OrderType::Limit,
         Some(_) => return Err(FieldError::new("ORDER_TYPE", "expected MARKET or LIMIT")),
     };
-    let volume = get("VOLUME");
-    if volume.as_ref().is_some_and(|v| v.text.ends_with('%')) {
-        return Err(FieldError::new(
-            "VOLUME",
-            "a percentage of the balance is not available; give a base amount",
-        ));
-    }
     let mut draft = Draft::new(symbol, side, order_type);
-    draft.volume = loose::decimal("VOLUME", volume.as_ref())?;
+    match get("VOLUME") {
+        Some(v) if v.text.ends_with('%') => {
+            let percent = Loose::text(&v.text[..v.text.len() - 1]);
+            draft.percent = loose::decimal("VOLUME", Some(&percent))?;
+        }
+        volume => draft.volume = loose::decimal("VOLUME", volume.as_ref())?,
+    }
     let price = loose::decimal("PRICE", get("PRICE").as_ref())?;
     match order_type {
         OrderType::Limit => draft.price = price,
@@ -202,8 +201,12 @@ mod tests {
         }
         let err = parse(b"SYMBOL=BTCUSD\nSIGNAL=CANCEL\nVOLUME=1").unwrap_err();
         assert_eq!(err.field, "SIGNAL");
-        let err = parse(b"SYMBOL=BTCUSD\nSIGNAL=BUY\nVOLUME=10%").unwrap_err();
+        let err = parse(b"SYMBOL=BTCUSD\nSIGNAL=BUY\nVOLUME=101%").unwrap_err();
         assert_eq!(err.field, "VOLUME");
+        let ok = parse(b"SYMBOL=BTCUSD\nSIGNAL=BUY\nVOLUME=10%")
+            .unwrap()
+            .signal;
+        assert_eq!(ok.percent, Some("10".parse().unwrap()));
         assert_eq!(parse(b"\xff\xfe").unwrap_err().field, "body");
     }
 }

@@ -2,8 +2,8 @@
 //! [`super::template`]), placeholders substituted by TradingView as text.
 //!
 //! Fields used: `ticker` (any pair spelling, `KRAKEN:` prefix allowed), `exchange`
-//! (must be `KRAKEN` if present), `action`, exactly one of `contracts` (base) and
-//! `quote_amount` (quote), `order_type` (`market`, the default, or `limit`), `price`
+//! (must be `KRAKEN` if present), `action`, exactly one of `contracts` (base),
+//! `quote_amount` (quote) and `percent` (of the available balance), `order_type` (`market`, the default, or `limit`), `price`
 //! (the limit price, or a market order's reference price), `timestamp` (staleness),
 //! `id` (idempotency key), `strategy`, `leverage`. Every other field (`position`,
 //! `comment`, …) is ignored but kept, with the whole payload minus `secret`, in the
@@ -77,15 +77,10 @@ pub fn parse(body: &[u8], context: Context) -> Result<Parsed, FieldError> {
             ))
         }
     };
-    if alert.percent.is_some() {
-        return Err(FieldError::new(
-            "percent",
-            "percent sizing is not available; send `contracts` or `quote_amount`",
-        ));
-    }
     let mut draft = Draft::new(ticker, action.side, order_type);
     draft.volume = loose::decimal("contracts", alert.contracts.as_ref())?;
     draft.quote_volume = loose::decimal("quote_amount", alert.quote_amount.as_ref())?;
+    draft.percent = loose::decimal("percent", alert.percent.as_ref())?;
     let price = loose::decimal("price", alert.price.as_ref())?;
     match order_type {
         OrderType::Limit => draft.price = price,

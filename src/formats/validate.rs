@@ -45,6 +45,8 @@ pub struct Draft {
     pub signal_time: Option<DateTime<Utc>>,
     pub strategy: Option<String>,
     pub max_age_secs: Option<u64>,
+    /// Size as a percentage of the available balance, instead of an amount.
+    pub percent: Option<Decimal>,
     pub format: Option<String>,
     pub payload: Option<serde_json::Value>,
 }
@@ -70,6 +72,7 @@ impl Draft {
             signal_time: None,
             strategy: None,
             max_age_secs: None,
+            percent: None,
             format: None,
             payload: None,
         }
@@ -122,26 +125,37 @@ pub fn validate(draft: Draft, names: Names) -> Result<Signal, FieldError> {
     let pair_sent = (pair != draft.pair).then(|| draft.pair.clone());
     let volume = positive(names("volume"), draft.volume)?;
     let quote_volume = positive(names("quote_volume"), draft.quote_volume)?;
-    let amount = match (volume, quote_volume) {
-        (Some(v), None) => Amount::Base(v),
-        (None, Some(q)) => Amount::Quote(q),
-        (Some(_), Some(_)) => {
+    let percent = match draft.percent {
+        Some(p) if p <= Decimal::ZERO || p > Decimal::ONE_HUNDRED => {
             return Err(FieldError::new(
-                names("volume"),
-                format!(
-                    "give exactly one of `{}` and `{}`, not both",
-                    names("volume"),
-                    names("quote_volume")
-                ),
+                names("percent"),
+                "must be greater than 0 and at most 100",
             ))
         }
-        (None, None) => {
+        other => other,
+    };
+    let amount = match (volume, quote_volume, percent) {
+        (Some(v), None, None) => Amount::Base(v),
+        (None, Some(q), None) => Amount::Quote(q),
+        // Computed from the balance when received (see `Signal::percent`).
+        (None, None, Some(_)) => Amount::Base(Decimal::ZERO),
+        (None, None, None) => {
             return Err(FieldError::new(
                 names("volume"),
                 format!(
                     "one of `{}` or `{}` is required",
                     names("volume"),
                     names("quote_volume")
+                ),
+            ))
+        }
+        _ => {
+            return Err(FieldError::new(
+                names("volume"),
+                format!(
+                    "give exactly one size (`{}`, `{}` or a percentage), not several",
+                    names("volume"),
+                    names("quote_volume"),
                 ),
             ))
         }
@@ -218,6 +232,7 @@ pub fn validate(draft: Draft, names: Names) -> Result<Signal, FieldError> {
         strategy: draft.strategy,
         pair_sent,
         max_age_secs: draft.max_age_secs,
+        percent,
         format: draft.format,
         payload: draft.payload,
     })

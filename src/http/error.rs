@@ -33,6 +33,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("too many requests")]
     TooManyRequests,
+    /// The exchange could not tell what the signal needs (a balance): nothing was
+    /// recorded or sent.
+    #[error("exchange unavailable: {0}")]
+    ExchangeUnavailable(String),
     /// Over the source's own `max_signals_per_minute`; retry after this many seconds.
     #[error("over the source's signal rate")]
     SourceRateLimited(u64),
@@ -155,6 +159,13 @@ impl IntoResponse for ApiError {
                 ErrorBody::new(
                     "too_many_requests",
                     "too many failed authentications from this address; slow down",
+                ),
+            ),
+            ApiError::ExchangeUnavailable(what) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorBody::new(
+                    "unavailable",
+                    format!("the exchange did not tell {what}; nothing was recorded or sent"),
                 ),
             ),
             ApiError::SourceRateLimited(retry_after) => {

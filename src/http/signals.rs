@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -14,16 +14,17 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
-use crate::config::{AuthKind, SourceConfig};
 use crate::formats::pairs::{self, Resolution};
 use crate::formats::text::loggable;
 use crate::formats::{self, Context, Format};
-use crate::ingress::standard_webhooks::{self, WebhookHeaders};
+use crate::ingress::authenticate::{authenticate, media_type, Media};
 use crate::ingress::token;
 use crate::intake::{client_order_id, Accepted, Delivery};
 use crate::order::OrderStatus;
-use crate::signal::{Signal, SignalBody};
+use crate::pairs::short_asset;
+use crate::signal::{Amount, Side, Signal, SignalBody};
 use crate::store::orders::OrderRecord;
+use rust_decimal::Decimal;
 
 /// `?wait=SECONDS`.
 #[derive(Debug, Deserialize)]
@@ -83,6 +84,7 @@ pub async fn post_signal(
         Err(ApiError::TooManyRequests) => "rate_limited",
         Err(ApiError::SourceRateLimited(_)) => "source_rate_limited",
         Err(ApiError::Unavailable(_)) => "unavailable",
+        Err(ApiError::ExchangeUnavailable(_)) => "unavailable",
         Err(ApiError::NotFound) => "not_found",
     };
     app.metrics.signal(source, outcome);
@@ -126,7 +128,7 @@ async fn receive(
         tracing::info!(source = %loggable(source_name), "signal for an unknown source");
         return Err(refuse_unauthenticated(app, client));
     };
-    let Ok(delivery) = authenticate(source, &headers, client, &app.clock, &body, text) else {
+    let Some(delivery) = authenticate(source, &headers, client, &app.clock, &body, text) else {
         return Err(refuse_unauthenticated(app, client));
     };
     if let Err(retry) = app.limiter.allow_signal(&source.name) {
@@ -145,6 +147,7 @@ async fn receive(
         .map_err(|e| ApiError::field(e.field, e.message))?;
     let mut signal = parsed.signal;
     resolve_pair(app, source.format, &mut signal).await?;
+    size_percent(app, &mut signal).await?;
     let delivery = match &parsed.idempotency_key {
         Some(key) => Delivery::Key(key),
         None => delivery,
@@ -206,78 +209,43 @@ async fn resolve_pair(app: &AppState, format: Format, signal: &mut Signal) -> Re
     Ok(())
 }
 
-/// The media types a signal may arrive as; the source's format reads the body
-/// whatever the type says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Media {
-    Json,
-    Text,
-    Form,
-}
-
-fn media_type(headers: &HeaderMap) -> Option<Media> {
-    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
-        "application/json" => Some(Media::Json),
-        "text/plain" => Some(Media::Text),
-        "application/x-www-form-urlencoded" => Some(Media::Form),
-        m if m.starts_with("application/") && m.ends_with("+json") => Some(Media::Json),
-        _ => None,
-    }
-}
-
-/// Checks the source's authentication; every failure is the same `401`, its reason
-/// only logged (without any secret). `text` is the body as its format reads it.
-fn authenticate<'a>(
-    source: &SourceConfig,
-    headers: &'a HeaderMap,
-    client: IpAddr,
-    clock: &crate::clock::SharedClock,
-    body: &'a [u8],
-    text: &[u8],
-) -> Result<Delivery<'a>, ()> {
-    let refuse = |why: &str| {
-        tracing::info!(source = %source.name, reason = why, "signal authentication failed");
+/// Turns a `percent` size into an amount: that share of the available quote balance
+/// for a buy, of the base balance for a sell (balances cached a few seconds). An
+/// unknown pair is left for the risk rules to refuse, recorded.
+async fn size_percent(app: &AppState, signal: &mut Signal) -> Result<(), ApiError> {
+    let Some(percent) = signal.percent else {
+        return Ok(());
     };
-    let Some(secret) = source.secret.as_ref() else {
-        refuse("no secret configured");
-        return Err(());
+    let Some(pair) = app.intake.pair_table().await.get(&signal.pair).cloned() else {
+        return Ok(());
     };
-    match source.auth {
-        AuthKind::Hmac => {
-            let key = standard_webhooks::decode_secret(secret.expose())
-                .map_err(|_| refuse("unusable secret"))?;
-            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-            let webhook = WebhookHeaders {
-                id: header("webhook-id"),
-                timestamp: header("webhook-timestamp"),
-                signature: header("webhook-signature"),
-            };
-            let id = standard_webhooks::verify(&key, webhook, body, clock.now())
-                .map_err(|err| refuse(&err.to_string()))?;
-            Ok(Delivery::WebhookId(id))
-        }
-        AuthKind::Token => {
-            if !token::ip_allowed(&source.allowed_ips, client) {
-                refuse("client address not allowed");
-                return Err(());
-            }
-            // A lenient read of the secret only: parse errors never tell an
-            // unauthenticated caller anything.
-            let given = formats::body_secret(source.format, text);
-            if !token::passphrase_matches(secret.expose(), given.as_deref()) {
-                refuse("wrong or missing secret");
-                return Err(());
-            }
-            Ok(Delivery::Body(body))
-        }
-    }
+    let asset = match signal.side {
+        Side::Buy => &pair.quote,
+        Side::Sell => &pair.base,
+    };
+    let balance = app.intake.balance(asset).await.map_err(|err| {
+        tracing::warn!(error = %err, "cannot read the balance to size a percent signal");
+        ApiError::ExchangeUnavailable("the balance for a percentage size".into())
+    })?;
+    let share = balance
+        .checked_mul(percent)
+        .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
+        .map(|share| share.normalize())
+        .filter(|share| *share > Decimal::ZERO)
+        .ok_or_else(|| {
+            ApiError::field(
+                "percent",
+                format!(
+                    "{percent}% of the available {} balance ({balance}) is nothing to trade",
+                    short_asset(asset)
+                ),
+            )
+        })?;
+    signal.amount = match signal.side {
+        Side::Buy => Amount::Quote(share),
+        Side::Sell => Amount::Base(share),
+    };
+    Ok(())
 }
 
 /// Waits up to `wait` for the order to reach a final status; returns its latest record.

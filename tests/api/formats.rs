@@ -14,13 +14,13 @@ use tradehook::secret::Secret;
 use crate::helpers::*;
 
 /// TradingView's alert, as the README template makes it, placeholders substituted.
-const TV_ALERT: &str = r#"{"secret": "tv-passphrase-0123456789", "ticker": "BTCUSD", "exchange": "KRAKEN",
+pub const TV_ALERT: &str = r#"{"secret": "tv-passphrase-0123456789", "ticker": "BTCUSD", "exchange": "KRAKEN",
  "action": "buy", "contracts": "0.001", "order_type": "market", "price": "64250.5",
  "timestamp": "TIMENOW", "id": "Long-TIMENOW",
  "position": "long", "comment": "entry", "strategy": "my-strategy"}"#;
 
 /// 3Commas' Signal Bot message as its documentation shows it, substituted.
-const THREE_COMMAS: &str = r#"{"secret": "tv-passphrase-0123456789", "max_lag": "300",
+pub const THREE_COMMAS: &str = r#"{"secret": "tv-passphrase-0123456789", "max_lag": "300",
  "timestamp": "TIMENOW", "trigger_price": "64250.5", "tv_exchange": "KRAKEN",
  "tv_instrument": "BTCUSD", "action": "enter_long",
  "bot_uuid": "9a8b7c6d-0000-4000-8000-123456789abc",
@@ -28,7 +28,7 @@ const THREE_COMMAS: &str = r#"{"secret": "tv-passphrase-0123456789", "max_lag": 
  "order": {"amount": "0.001", "currency_type": "base", "order_type": "market"}}"#;
 
 /// An OctoBot signal.
-const OCTOBOT: &str =
+pub const OCTOBOT: &str =
     "EXCHANGE=kraken\nSYMBOL=BTCUSD\nSIGNAL=BUY\nORDER_TYPE=MARKET\nVOLUME=0.001\nTAG=octo\nTOKEN=tv-passphrase-0123456789";
 
 fn source(name: &str, auth: AuthKind, format: Format) -> SourceConfig {
@@ -51,7 +51,7 @@ fn source(name: &str, auth: AuthKind, format: Format) -> SourceConfig {
 
 /// A source of every format on both kinds of authentication: `<format>-token` and
 /// `<format>-hmac`.
-fn with_format_sources(config: &mut Config) {
+pub fn with_format_sources(config: &mut Config) {
     for format in [Format::Tradingview, Format::ThreeCommas, Format::Octobot] {
         for (auth, kind) in [(AuthKind::Token, "token"), (AuthKind::Hmac, "hmac")] {
             let name = format!("{}-{kind}", format.as_str());
@@ -61,12 +61,12 @@ fn with_format_sources(config: &mut Config) {
     config.risk.allowed_pairs.push("XBTUSDT".into());
 }
 
-fn now() -> String {
+pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// POSTs `body` to `source` as `content_type`, signed when the source is `hmac`.
-async fn post(app: &TestApp, source: &str, content_type: &str, body: &str) -> Response {
+pub async fn post(app: &TestApp, source: &str, content_type: &str, body: &str) -> Response {
     let mut request = app
         .client
         .post(format!("{}/v1/signals/{source}", app.address))
@@ -81,7 +81,7 @@ async fn post(app: &TestApp, source: &str, content_type: &str, body: &str) -> Re
     request.send().await.unwrap()
 }
 
-async fn json_of(response: Response) -> (u16, Value) {
+pub async fn json_of(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

@@ -17,6 +17,8 @@ mod ops;
 mod risk;
 mod scripted;
 mod signals;
+mod sizing;
 #[path = "../support/mod.rs"]
 mod support;
+mod template;
 mod validation;
