@@ -65,6 +65,16 @@ impl Config {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid("exchange.kraken_url", "must be an http(s) URL"));
         }
+        if let Some((asset, _)) = exchange
+            .paper_balances
+            .iter()
+            .find(|(_, amount)| amount.is_sign_negative())
+        {
+            return Err(invalid(
+                format!("exchange.paper_balances.{asset}"),
+                "a balance cannot be negative",
+            ));
+        }
         if exchange.mode != Mode::Paper {
             let key = exchange.api_key.as_ref().ok_or_else(|| {
                 invalid(

@@ -50,6 +50,13 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_shows_this_very_template() {
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let readme = words(include_str!("../../README.md"));
+        assert!(readme.contains(&words(TRADINGVIEW_ALERT)));
+    }
+
+    #[test]
     fn the_template_once_substituted_is_a_valid_alert() {
         let body = TRADINGVIEW_ALERT
             .replace("{{ticker}}", "BTCUSD")

@@ -44,7 +44,13 @@ pub struct WaitQuery {
         ("webhook-timestamp" = Option<String>, Header, description = "hmac sources: Unix seconds"),
         ("webhook-signature" = Option<String>, Header, description = "hmac sources: space-separated `v1,<base64>` signatures"),
     ),
-    request_body(content = SignalBody, content_type = "application/json"),
+    request_body(
+        description = "The signal in the source's `format`: the native JSON below, a TradingView alert, a 3Commas Signal Bot JSON or OctoBot `KEY=value` lines",
+        content(
+            (SignalBody = "application/json"),
+            (String = "text/plain"),
+        )
+    ),
     responses(
         (status = 202, description = "New signal, passed risk, durably recorded; the order is being sent", body = OrderRecord),
         (status = 200, description = "A repeat of a recorded signal (header `Idempotent-Replayed: true`)", body = OrderRecord),
