@@ -35,7 +35,11 @@ struct Alert {
     id: Option<Loose>,
     strategy: Option<Loose>,
     leverage: Option<Loose>,
+    comment: Option<Loose>,
 }
+
+/// Longest `comment` accepted: it is shown wherever the record is.
+pub const MAX_COMMENT_LEN: usize = 500;
 
 /// Native field names as this format calls them.
 fn names(name: &'static str) -> &'static str {
@@ -89,6 +93,10 @@ pub fn parse(body: &[u8], context: Context) -> Result<Parsed, FieldError> {
     draft.signal_time = loose::time("timestamp", alert.timestamp.as_ref())?;
     draft.strategy = loose::text("strategy", alert.strategy.as_ref(), MAX_STRATEGY_LEN)?;
     draft.leverage = leverage;
+    // Often empty (`{{strategy.order.comment}}` of an order without one): allowed.
+    if let Some(comment) = alert.comment.filter(|c| !c.text.is_empty()) {
+        loose::text("comment", Some(&comment), MAX_COMMENT_LEN)?;
+    }
     draft.format = Some("tradingview".into());
     draft.payload = Some(serde_json::Value::Object(raw));
     let idempotency_key = loose::text("id", alert.id.as_ref(), MAX_ID)?;
@@ -170,6 +178,7 @@ mod tests {
             (r#""buy""#, r#""""#, "action"),
             (r#""my-strategy""#, "\"a\\u202eb\"", "strategy"),
             (r#""2024-05-01T12:00:00Z""#, r#""{{timenow}}""#, "timestamp"),
+            (r#""comment": """#, r#""comment": "a\nb""#, "comment"),
         ] {
             let err = parse_err(&ALERT.replacen(from, to, 1));
             assert_eq!(err.field, field, "{from} -> {to}: {err}");

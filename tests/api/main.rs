@@ -13,6 +13,7 @@ mod ingress;
 mod instances;
 mod kraken;
 mod liveness;
+mod logs;
 mod ops;
 mod risk;
 mod scripted;
