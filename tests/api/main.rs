@@ -8,6 +8,7 @@ mod crash;
 mod formats;
 mod headroom;
 mod helpers;
+mod hostile;
 mod idempotency;
 mod ingress;
 mod instances;
