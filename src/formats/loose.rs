@@ -140,6 +140,7 @@ pub fn kraken_only(field: &str, value: Option<&Loose>) -> Result<(), FieldError>
 /// What a trading action asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Action {
+    /// The order side.
     pub side: Side,
     /// Opens or closes a short position (needs leverage).
     pub short: bool,

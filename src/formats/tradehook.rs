@@ -16,8 +16,11 @@ use crate::signal::{FieldError, OrderType, Side, Signal, TimeInForce};
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
+    /// The close order's type (never market).
     pub order_type: OrderType,
+    /// Limit or trigger price, as Kraken's `price`.
     pub price: Option<DecimalInput>,
+    /// Limit price of a triggered limit order, as Kraken's `price2`.
     pub price2: Option<DecimalInput>,
 }
 
@@ -25,21 +28,37 @@ pub struct CloseBody {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalBody {
+    /// The pair as the signal wrote it (resolved later through the pair table).
     pub pair: String,
+    /// Buy or sell.
     pub side: Side,
+    /// Kraken's order type.
     pub order_type: OrderType,
+    /// Base-currency amount.
     pub volume: Option<DecimalInput>,
+    /// Quote-currency amount, converted with a price before sending.
     pub quote_volume: Option<DecimalInput>,
+    /// Limit or trigger price, as Kraken's `price`.
     pub price: Option<DecimalInput>,
+    /// Limit price of a triggered limit order, as Kraken's `price2`.
     pub price2: Option<DecimalInput>,
+    /// `GTC` or `IOC`.
     pub time_in_force: Option<TimeInForce>,
+    /// Only for limit orders: never take liquidity.
     pub post_only: Option<bool>,
+    /// Only reduce a position.
     pub reduce_only: Option<bool>,
+    /// Margin leverage (`"2"` or `"2:1"`), refused unless risk allows leverage.
     pub leverage: Option<String>,
+    /// The conditional close.
     pub close: Option<CloseBody>,
+    /// The caller's idempotency key.
     pub client_order_id: Option<Uuid>,
+    /// The price the signal saw (price band and notional of market orders).
     pub reference_price: Option<DecimalInput>,
+    /// When the signal was made, for the staleness rule.
     pub signal_time: Option<DateTime<Utc>>,
+    /// Free tag kept for audit and metrics.
     pub strategy: Option<String>,
     /// Only for `token` sources; checked by ingress and never stored.
     pub passphrase: Option<String>,

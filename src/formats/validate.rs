@@ -27,27 +27,45 @@ pub fn native(name: &'static str) -> &'static str {
 /// A signal as an adapter read it, before validation.
 #[derive(Debug, Clone)]
 pub struct Draft {
+    /// The pair as the signal wrote it (resolved later through the pair table).
     pub pair: String,
+    /// Buy or sell.
     pub side: Side,
+    /// Kraken's order type.
     pub order_type: OrderType,
+    /// Base-currency amount.
     pub volume: Option<Decimal>,
+    /// Quote-currency amount, converted with a price before sending.
     pub quote_volume: Option<Decimal>,
+    /// Limit or trigger price, as Kraken's `price`.
     pub price: Option<Decimal>,
+    /// Limit price of a triggered limit order, as Kraken's `price2`.
     pub price2: Option<Decimal>,
+    /// `GTC` or `IOC`.
     pub time_in_force: Option<TimeInForce>,
+    /// Only for limit orders: never take liquidity.
     pub post_only: Option<bool>,
+    /// Only reduce a position.
     pub reduce_only: Option<bool>,
+    /// Margin leverage (`"2"` or `"2:1"`), refused unless risk allows leverage.
     pub leverage: Option<String>,
     /// The conditional close: its type and prices.
     pub close: Option<(OrderType, Option<Decimal>, Option<Decimal>)>,
+    /// The caller's idempotency key.
     pub client_order_id: Option<Uuid>,
+    /// The price the signal saw (price band and notional of market orders).
     pub reference_price: Option<Decimal>,
+    /// When the signal was made, for the staleness rule.
     pub signal_time: Option<DateTime<Utc>>,
+    /// Free tag kept for audit and metrics.
     pub strategy: Option<String>,
+    /// Largest age of this signal in seconds (3Commas `max_lag`).
     pub max_age_secs: Option<u64>,
     /// Size as a percentage of the available balance, instead of an amount.
     pub percent: Option<Decimal>,
+    /// The format name, unless native.
     pub format: Option<String>,
+    /// The platform payload minus its secret, for the audit record.
     pub payload: Option<serde_json::Value>,
 }
 
