@@ -11,26 +11,21 @@ use crate::helpers::PASSPHRASE;
 
 const WRONG_SECRET: &str = "tv-wrong-secret-4242424242";
 
-#[tokio::test]
-async fn secrets_and_hostile_source_names_never_reach_the_log_raw() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("logs.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[database]\nurl = \"sqlite://{}/logs.db\"\n\n[exchange]\npaper_market_data = false\n\n\
-             [[sources]]\nname = \"tv\"\nauth = \"token\"\nformat = \"tradingview\"\n\
-             secret = \"{PASSPHRASE}\"\n\n[risk]\nallowed_pairs = [\"XBTUSD\"]\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
+/// Starts `tradehook serve` on a free port with `toml` (its database in `dir`);
+/// returns the child (stderr piped) and its base URL once `/healthz` answers.
+async fn serve(dir: &std::path::Path, toml: &str) -> (tokio::process::Child, String) {
+    let config = dir.join("serve.toml");
+    let toml = format!(
+        "[database]\nurl = \"sqlite://{}/serve.db\"\n\n{toml}",
+        dir.display()
+    );
+    std::fs::write(&config, toml).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradehook"))
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradehook"))
         .arg("--config")
         .arg(&config)
         .arg("serve")
@@ -43,15 +38,32 @@ async fn secrets_and_hostile_source_names_never_reach_the_log_raw() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
     let started = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "serve did not start"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (child, base)
+}
+
+/// The paper tradingview source every test here configures.
+fn tv_source() -> String {
+    format!(
+        "[[sources]]\nname = \"tv\"\nauth = \"token\"\nformat = \"tradingview\"\n\
+         secret = \"{PASSPHRASE}\"\n\n[risk]\nallowed_pairs = [\"XBTUSD\"]\n\
+         trust_reference_price = true\n"
+    )
+}
+
+#[tokio::test]
+async fn secrets_and_hostile_source_names_never_reach_the_log_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!("[exchange]\npaper_market_data = false\n\n{}", tv_source());
+    let (mut child, base) = serve(dir.path(), &toml).await;
+    let client = reqwest::Client::new();
     let alert = TV_ALERT.replace("TIMENOW", &now());
     let post = |source: String, body: String| {
         client
@@ -102,4 +114,31 @@ async fn secrets_and_hostile_source_names_never_reach_the_log_raw() {
     );
     let longest = stderr.lines().map(str::len).max().unwrap_or(0);
     assert!(longest < 2_000, "a {longest}-byte log line");
+}
+
+#[tokio::test]
+async fn paper_balances_from_the_config_size_a_percent_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[exchange]\npaper_market_data = false\npaper_balances = {{ USD = \"1000\" }}\n\n{}",
+        tv_source()
+    );
+    let (_child, base) = serve(dir.path(), &toml).await;
+    let alert = TV_ALERT
+        .replace("TIMENOW", &now())
+        .replace(r#""contracts": "0.001""#, r#""percent": "50""#)
+        .replace("64250.5", "50000");
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/signals/tv"))
+        .header("content-type", "text/plain")
+        .body(alert)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let order: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        order["volume"], "0.01",
+        "half of 1000 USD at 50000: {order}"
+    );
 }
