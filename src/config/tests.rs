@@ -88,8 +88,13 @@ fn redacted_output_hides_secrets() {
 
 #[test]
 fn pairs_are_normalised() {
-    let config = parse("[risk]\nallowed_pairs = [\"xbt/usd\"]").unwrap();
-    assert_eq!(config.risk.allowed_pairs, vec!["XBTUSD"]);
+    let config =
+        parse("[risk]\nallowed_pairs = [\"xbt/usd\", \"BTCUSDT\", \"DOGE/USD\", \"ADAEUR\"]")
+            .unwrap();
+    assert_eq!(
+        config.risk.allowed_pairs,
+        vec!["XBTUSD", "XBTUSDT", "XDGUSD", "ADAEUR"]
+    );
 }
 
 #[test]

@@ -200,9 +200,18 @@ impl Config {
     }
 }
 
+/// Normalises configured pair names; a spelling the built-in pair table knows
+/// (`BTCUSD`, `BTC/USD`) becomes its Kraken altname, as signals' pairs do.
 fn normalize_pairs(key: &str, pairs: &[String]) -> Result<Vec<String>, ConfigError> {
+    let table = crate::pairs::PairTable::snapshot();
     pairs
         .iter()
-        .map(|pair| normalize_pair(pair).map_err(|err| invalid(key, err.message)))
+        .map(|pair| {
+            let normal = normalize_pair(pair).map_err(|err| invalid(key, err.message))?;
+            Ok(match crate::formats::pairs::resolve(&table, pair) {
+                Ok(crate::formats::pairs::Resolution::Pair(altname)) => altname,
+                _ => normal,
+            })
+        })
         .collect()
 }
