@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod cli;
 mod crash;
+mod floods;
 mod formats;
 mod headroom;
 mod helpers;
