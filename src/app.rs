@@ -45,7 +45,7 @@ impl App {
         let config = Arc::new(config);
         // One instance per database, before anything touches it (src/store/lock.rs).
         let lock = crate::store::lock::acquire(&config.database.url)?;
-        let config_limit = config.server.rate_limit_per_minute;
+        let limiter = IngressLimiter::from_config(&config);
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::open(&config.database, clock.clone())
             .await
@@ -90,7 +90,7 @@ impl App {
                 intake,
                 executor,
                 clock,
-                limiter: IngressLimiter::new(config_limit),
+                limiter,
                 metrics,
             },
             lock,
@@ -152,7 +152,11 @@ impl App {
 fn default_exchange(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn Exchange>> {
     match config.exchange.mode {
         Mode::Paper => {
-            let paper = PaperExchange::new(PairTable::snapshot());
+            let pairs = PairTable::snapshot();
+            let paper = PaperExchange::new(pairs.clone());
+            for (asset, amount) in &config.exchange.paper_balances {
+                paper.set_balance(&crate::pairs::asset_id(&pairs, asset), *amount);
+            }
             if !config.exchange.paper_market_data {
                 return Ok(Arc::new(paper));
             }

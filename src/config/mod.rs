@@ -91,8 +91,13 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Longest `?wait=` a caller may ask for, in seconds.
     pub max_wait_secs: u64,
-    /// Signals accepted per minute from one client address; unset disables.
+    /// Failed-authentication requests (forged, unsigned, unknown source) answered per
+    /// minute from one client address before the rest are answered `429`; `0` or unset
+    /// disables. Authenticated signals never count against it.
     pub rate_limit_per_minute: Option<u32>,
+    /// Serve `GET /metrics` without a token (SPEC §7 lists it beside `/healthz`);
+    /// `false` puts it behind the audit (or admin) token.
+    pub metrics_public: bool,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +113,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             max_wait_secs: 30,
             rate_limit_per_minute: Some(600),
+            metrics_public: true,
         }
     }
 }
@@ -175,6 +181,9 @@ pub struct ExchangeConfig {
     /// reachable (no key needed); off, paper mode stays offline with its built-in
     /// pair table and no prices.
     pub paper_market_data: bool,
+    /// Paper mode: the simulated balances (`USD = "10000"`, `XBT = "0.5"`), used by
+    /// `percent` sizing and the position rule.
+    pub paper_balances: BTreeMap<String, Decimal>,
 }
 
 impl ExchangeConfig {
@@ -201,6 +210,7 @@ impl Default for ExchangeConfig {
             resend_expired: false,
             tier: Tier::Starter,
             paper_market_data: true,
+            paper_balances: BTreeMap::new(),
         }
     }
 }
@@ -235,6 +245,13 @@ pub struct SourceConfig {
     pub allowed_order_types: Option<Vec<OrderType>>,
     /// Orders this source may have accepted in any rolling 60 s.
     pub max_orders_per_minute: Option<u32>,
+    /// The body's shape: `tradehook` (default), `tradingview`, `3commas` or `octobot`.
+    #[serde(default)]
+    pub format: crate::formats::Format,
+    /// Authenticated signals this source may post per minute before `429`; unset
+    /// (the default) never refuses a valid signal for its rate.
+    #[serde(default)]
+    pub max_signals_per_minute: Option<u32>,
 }
 
 /// A limit given either once for all pairs or as a table by pair.

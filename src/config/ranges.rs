@@ -97,6 +97,11 @@ impl Config {
                 source.max_orders_per_minute.map(u64::from),
                 PER_MINUTE,
             ));
+            keys.push((
+                format!("sources[{i}].max_signals_per_minute"),
+                source.max_signals_per_minute.map(u64::from),
+                PER_MINUTE,
+            ));
         }
         keys
     }
@@ -183,6 +188,8 @@ mod tests {
                 allowed_pairs: None,
                 allowed_order_types: None,
                 max_orders_per_minute: Some(2_000_000),
+                format: Default::default(),
+                max_signals_per_minute: None,
             })
         });
         assert!(

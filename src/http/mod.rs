@@ -55,11 +55,17 @@ pub fn router(state: AppState) -> Router {
             post(notifications::redeliver),
         )
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+    let metrics = Router::new().route("/metrics", get(ops::metrics));
+    let metrics = if state.config.server.metrics_public {
+        metrics
+    } else {
+        metrics.route_layer(from_fn_with_state(state.clone(), auth::require_audit))
+    };
     Router::new()
         .route("/v1/signals/{source}", post(signals::post_signal))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .merge(metrics)
         .route("/openapi.json", get(openapi::openapi_json))
         .merge(audit)
         .merge(admin)

@@ -69,6 +69,8 @@ fn config() -> Arc<Config> {
             allowed_pairs: None,
             allowed_order_types: None,
             max_orders_per_minute: None,
+            format: Default::default(),
+            max_signals_per_minute: None,
         })
         .collect();
     Arc::new(config)

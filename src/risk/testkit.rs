@@ -95,6 +95,8 @@ impl Scenario {
                 allowed_pairs: None,
                 allowed_order_types: None,
                 max_orders_per_minute: None,
+                format: Default::default(),
+                max_signals_per_minute: None,
             },
             signal: signal(serde_json::json!({})),
             market: market("XBTUSD", "50000"),

@@ -52,6 +52,8 @@ pub fn base_config(db_url: &str) -> Config {
             allowed_pairs: None,
             allowed_order_types: None,
             max_orders_per_minute: None,
+            format: Default::default(),
+            max_signals_per_minute: None,
         },
         SourceConfig {
             name: "tv".into(),
@@ -62,6 +64,8 @@ pub fn base_config(db_url: &str) -> Config {
             allowed_pairs: None,
             allowed_order_types: None,
             max_orders_per_minute: None,
+            format: Default::default(),
+            max_signals_per_minute: None,
         },
     ];
     config.risk.allowed_pairs = vec!["XBTUSD".into(), "ETHUSD".into()];
