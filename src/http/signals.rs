@@ -131,7 +131,7 @@ async fn receive(
         Media::Json | Media::Text => &body[..],
     };
     let Some(source) = app.config.source(source_name) else {
-        tracing::info!(source = %loggable(source_name), "signal for an unknown source");
+        crate::ingress::refusal_log::refused(&loggable(source_name), "unknown source");
         return Err(refuse_unauthenticated(app, client));
     };
     let Some(delivery) = authenticate(source, &headers, client, &app.clock, &body, text) else {

@@ -54,7 +54,7 @@ pub fn authenticate<'a>(
     text: &[u8],
 ) -> Option<Delivery<'a>> {
     let refuse = |why: &str| {
-        tracing::info!(source = %source.name, reason = why, "signal authentication failed");
+        super::refusal_log::refused(&source.name, why);
     };
     let Some(secret) = source.secret.as_ref() else {
         refuse("no secret configured");

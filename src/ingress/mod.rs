@@ -2,5 +2,6 @@
 //! client order ID (SPEC §2–3).
 
 pub mod authenticate;
+pub mod refusal_log;
 pub mod standard_webhooks;
 pub mod token;

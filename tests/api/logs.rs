@@ -30,7 +30,8 @@ async fn serve(dir: &std::path::Path, toml: &str) -> (tokio::process::Child, Str
         .arg(&config)
         .arg("serve")
         .env_remove("TRADEHOOK_CONFIG")
-        .env("RUST_LOG", "info")
+        // Refusals past the first of each second are logged at debug only.
+        .env("RUST_LOG", "info,tradehook::ingress=debug")
         .env("TRADEHOOK_SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
