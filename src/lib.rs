@@ -22,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod exchange;
 pub mod executor;
+pub mod fills;
 pub mod http;
 pub mod ingress;
 pub mod intake;

@@ -31,6 +31,9 @@ enum Step {
     Claim(usize, usize, bool, bool, u32),
     /// Move the n-th recorded order (modulo) to this status, when legal.
     Change(usize, OrderStatus),
+    /// A fill of the n-th recorded order (modulo): trade id, volume in 0.01 units,
+    /// completes the order? A trade id repeats often, as after a reconnect.
+    Fill(usize, u8, u32, bool),
     /// Let this many seconds pass.
     Wait(i64),
     /// Restart: load the ledger afresh from the database.
@@ -45,11 +48,16 @@ fn step() -> impl Strategy<Value = Step> {
         OrderStatus::Validated,
         OrderStatus::Failed,
         OrderStatus::Expired,
+        OrderStatus::PartiallyFilled,
+        OrderStatus::Filled,
+        OrderStatus::Canceled,
     ]);
     prop_oneof![
         4 => (0..2usize, 0..2usize, any::<bool>(), prop::bool::weighted(0.2), 1..500u32)
             .prop_map(|(p, s, buy, refused, v)| Step::Claim(p, s, buy, refused, v)),
         4 => (any::<usize>(), status).prop_map(|(n, to)| Step::Change(n, to)),
+        3 => (any::<usize>(), 0..8u8, 1..200u32, any::<bool>())
+            .prop_map(|(n, trade, v, done)| Step::Fill(n, trade, v, done)),
         2 => prop_oneof![0..20i64, 20..90i64, Just(6 * 3600), Just(13 * 3600)].prop_map(Step::Wait),
         1 => Just(Step::Restart),
     ]
@@ -165,6 +173,22 @@ async fn run(steps: Vec<Step>) {
                 let _ = transition::apply(&mut conn, &mut ledger, &change, at).await;
             }
             Step::Change(..) => {}
+            Step::Fill(n, trade, volume, completes) if !ids.is_empty() => {
+                let fill = crate::fills::FillReport {
+                    client_order_id: ids[n % ids.len()],
+                    trade_id: format!("T{trade}"),
+                    volume: Decimal::new(i64::from(volume), 2),
+                    price: Decimal::new(2000, 0),
+                    fee: Decimal::new(8, 0),
+                    fee_currency: "ZUSD".into(),
+                    liquidity: crate::fills::Liquidity::Taker,
+                    at,
+                    completes,
+                };
+                // A repeated trade id or a fill the status cannot take changes nothing.
+                let _ = crate::store::fill::apply(&mut conn, &mut ledger, &fill, at).await;
+            }
+            Step::Fill(..) => {}
             Step::Wait(seconds) => at += Duration::seconds(seconds),
             Step::Restart => ledger = RiskLedger::load(&mut conn, at).await.unwrap(),
         }

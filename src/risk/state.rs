@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | order rate | all but `rejected` | each was an attempt on the exchange, even if it then failed or expired |
 //! | daily notional | all but `rejected`, `failed`, `expired` | those never traded; `validated` counts so validate mode behaves like live |
-//! | bought since the balance read | `pending`, `unknown` (any age) and `placed`, `validated` updated since the read minus [`BALANCE_LAG_SECS`] | they may have traded without the balance showing it yet |
+//! | bought since the balance read | `pending`, `unknown` (any age) and every other status but `rejected`, `failed`, `expired` updated since the read minus [`BALANCE_LAG_SECS`] (`placed`, `validated`, `partially_filled`, `filled`, `canceled`; a fill updates its order) | they may have traded without the balance showing it yet |
 //!
 //! Times are Unix ms; decimals are exact text, summed here with `Decimal` (never in SQL,
 //! which would use floats). Migration `0002_risk_indexes.sql` keeps every query on an

@@ -66,6 +66,8 @@ pub struct Plan {
     pub halt_value: Option<String>,
     nonces: Vec<(String, i64)>,
     pairs: Option<(String, i64)>,
+    /// Fills to append (issue 11), for orders already in the table.
+    fills: Vec<crate::fills::sql::FillRow>,
 }
 
 impl Plan {
@@ -132,6 +134,12 @@ impl Plan {
         self.nonces.push((key_id, high_water));
     }
 
+    /// Appends a fill of the existing order `order_id`.
+    pub fn fill(&mut self, order_id: i64, report: crate::fills::FillReport) {
+        self.fills
+            .push(crate::fills::sql::FillRow { order_id, report });
+    }
+
     /// Replaces the cached pair table.
     pub fn save_pairs(&mut self, json: String, at: i64) {
         self.pairs = Some((json, at));
@@ -148,6 +156,7 @@ impl Plan {
         self.write_updates(conn).await?;
         self.write_events(conn).await?;
         let now_ms = to_millis(now);
+        crate::fills::sql::insert(conn, &self.fills, now_ms).await?;
         if let Some(failures) = self.failures {
             control_ops::put(
                 conn,
@@ -239,7 +248,8 @@ impl Plan {
         let updates: Vec<&OrderRecord> = self.updates.values().collect();
         for chunk in updates.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
-                "WITH v(id, status, txid, error, deadline_at, resends, updated_at) AS (",
+                "WITH v(id, status, txid, error, deadline_at, resends, updated_at, \
+                 filled_volume, avg_price, fee, fee_currency, cost) AS (",
             );
             sql.push_values(chunk, |mut row, order| {
                 row.push_bind(order.id)
@@ -249,10 +259,19 @@ impl Plan {
                     .push_bind(order.deadline.map(to_millis))
                     .push_bind(order.resends)
                     .push_bind(to_millis(order.updated_at));
+                let execution = &order.execution;
+                let text = |v: Option<rust_decimal::Decimal>| v.map(|v| v.to_string());
+                row.push_bind(text(execution.filled_volume))
+                    .push_bind(text(execution.avg_price))
+                    .push_bind(text(execution.fee))
+                    .push_bind(execution.fee_currency.clone())
+                    .push_bind(text(execution.cost));
             });
             sql.push(
                 ") UPDATE orders SET status = v.status, txid = v.txid, error = v.error, \
-                 deadline_at = v.deadline_at, resends = v.resends, updated_at = v.updated_at \
+                 deadline_at = v.deadline_at, resends = v.resends, updated_at = v.updated_at, \
+                 filled_volume = v.filled_volume, avg_price = v.avg_price, fee = v.fee, \
+                 fee_currency = v.fee_currency, cost = v.cost \
                  FROM v WHERE orders.id = v.id",
             );
             sql.build().execute(&mut *conn).await?;

@@ -55,6 +55,11 @@ pub(crate) enum Write {
     SaveNonce(String, i64, Reply<()>),
     SavePairs(String, i64, Reply<()>),
     Probe(Reply<()>),
+    /// A fill reported by the exchange (issue 11).
+    Fill(
+        Box<crate::fills::FillReport>,
+        oneshot::Sender<Result<crate::fills::FillOutcome, ChangeError>>,
+    ),
 }
 
 /// What the writer task is asked to do.
@@ -134,6 +139,10 @@ enum Done {
     ),
     Flag(Reply<bool>, Result<bool, StoreError>),
     Unit(Reply<()>, Result<(), StoreError>),
+    Fill(
+        oneshot::Sender<Result<crate::fills::FillOutcome, ChangeError>>,
+        Box<Result<crate::fills::FillOutcome, ChangeError>>,
+    ),
 }
 
 impl Done {
@@ -146,6 +155,7 @@ impl Done {
             Done::Change(reply, result) => drop(reply.send(*result)),
             Done::Flag(reply, result) => drop(reply.send(result)),
             Done::Unit(reply, result) => drop(reply.send(result)),
+            Done::Fill(reply, result) => drop(reply.send(*result)),
         }
     }
 
@@ -157,6 +167,7 @@ impl Done {
             Done::Change(reply, _) => drop(reply.send(Err(ChangeError::Store(err())))),
             Done::Flag(reply, _) => drop(reply.send(Err(err()))),
             Done::Unit(reply, _) => drop(reply.send(Err(err()))),
+            Done::Fill(reply, _) => drop(reply.send(Err(ChangeError::Store(err())))),
         }
     }
 }
@@ -263,6 +274,12 @@ impl WriterTask {
                         announce.push((record.client_order_id, record.status));
                         self.published.recent.put(record.clone());
                     }
+                    if let Done::Fill(_, result) = answer {
+                        if let Ok(crate::fills::FillOutcome::Recorded(record)) = result.as_ref() {
+                            announce.push((record.client_order_id, record.status));
+                            self.published.recent.put((**record).clone());
+                        }
+                    }
                 }
                 done.into_iter().for_each(|d| d.answer(&plan));
                 for order in plan.into_inserted() {
@@ -318,9 +335,30 @@ impl WriterTask {
             .filter_map(|write| match write {
                 Write::Claim(claim, _) => Some(claim.client_order_id),
                 Write::Change(change, _) => Some(change.client_order_id),
+                Write::Fill(fill, _) => Some(fill.client_order_id),
                 _ => None,
             })
             .collect();
+        let trade_ids: Vec<&str> = writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::Fill(fill, _) => Some(fill.trade_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        // Fills: which trade ids are recorded already, decided before planning.
+        let known_trades = if trade_ids.is_empty() {
+            Ok(std::collections::HashSet::new())
+        } else {
+            crate::fills::sql::known_trades(&mut self.conn, &trade_ids).await
+        };
+        let mut seen = match known_trades {
+            Ok(seen) => seen,
+            Err(err) => {
+                done.extend(writes.into_iter().map(unplanned));
+                return Err(err);
+            }
+        };
         let mut known = match batch::find_many(&mut self.conn, &ids).await {
             Ok(known) => known,
             Err(err) => {
@@ -331,7 +369,7 @@ impl WriterTask {
         let mut claimed = HashMap::new();
         for write in writes {
             let answer = self
-                .plan_one(write, plan, &mut known, &mut claimed, now)
+                .plan_one(write, plan, &mut known, &mut claimed, &mut seen, now)
                 .await;
             done.push(answer);
         }
@@ -345,6 +383,7 @@ impl WriterTask {
         plan: &mut Plan,
         known: &mut HashMap<Uuid, OrderRecord>,
         claimed: &mut HashMap<Uuid, usize>,
+        seen: &mut std::collections::HashSet<String>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Done {
         let Some(ledger) = self.ledger.as_mut() else {
@@ -376,6 +415,10 @@ impl WriterTask {
                 let result = control_ops::probe(&mut self.conn).await;
                 Done::Unit(reply, result)
             }
+            Write::Fill(fill, reply) => {
+                let result = super::fill::plan(plan, ledger, known, seen, &fill, now);
+                Done::Fill(reply, Box::new(result))
+            }
         }
     }
 }
@@ -390,6 +433,7 @@ fn unplanned(write: Write) -> Done {
         Write::SaveNonce(_, _, reply) | Write::SavePairs(_, _, reply) | Write::Probe(reply) => {
             Done::Unit(reply, Err(never()))
         }
+        Write::Fill(_, reply) => Done::Fill(reply, Box::new(Err(ChangeError::Store(never())))),
     }
 }
 

@@ -1,0 +1,1 @@
+//! Positions and realised P&L computed from fills.
