@@ -169,6 +169,12 @@ pub struct ExchangeConfig {
     /// reachable (no key needed); off, paper mode stays offline with its built-in
     /// pair table and no prices.
     pub paper_market_data: bool,
+    /// Paper mode: the fee charged on every simulated fill, in percent of its cost,
+    /// in the quote currency (default Kraken's taker fee, 0.40).
+    pub paper_fee_pct: Decimal,
+    /// Paper mode: the simulated starting balances by Kraken asset id
+    /// (`XXBT = "0.5"`, `ZUSD = "10000"`); fills move them.
+    pub paper_balances: BTreeMap<String, Decimal>,
 }
 
 impl ExchangeConfig {
@@ -195,6 +201,8 @@ impl Default for ExchangeConfig {
             resend_expired: false,
             tier: Tier::Starter,
             paper_market_data: true,
+            paper_fee_pct: Decimal::new(40, 2),
+            paper_balances: BTreeMap::new(),
         }
     }
 }

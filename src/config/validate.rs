@@ -65,6 +65,12 @@ impl Config {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid("exchange.kraken_url", "must be an http(s) URL"));
         }
+        if exchange.paper_fee_pct.is_sign_negative() || exchange.paper_fee_pct > Decimal::from(10) {
+            return Err(invalid(
+                "exchange.paper_fee_pct",
+                format!("{} is outside 0-10 (percent)", exchange.paper_fee_pct),
+            ));
+        }
         if exchange.mode != Mode::Paper {
             let key = exchange.api_key.as_ref().ok_or_else(|| {
                 invalid(

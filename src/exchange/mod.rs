@@ -7,6 +7,7 @@
 
 pub mod kraken;
 pub mod paper;
+mod paper_fills;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -184,6 +185,12 @@ pub trait Exchange: Send + Sync + 'static {
 
     /// Account balances by Kraken asset id (`XXBT`), as `Balance` reports them.
     async fn balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError>;
+
+    /// The stream of this exchange's fills of our orders, for the fill recorder;
+    /// `None` when it reports none (or the stream was taken already).
+    fn take_fills(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::fills::FillReport>> {
+        None
+    }
 
     /// Current pair metadata (public `AssetPairs`).
     async fn asset_pairs(&self) -> Result<PairTable, ExchangeError>;

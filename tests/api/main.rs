@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod cli;
 mod crash;
+mod fills;
 mod headroom;
 mod helpers;
 mod idempotency;
