@@ -10,6 +10,7 @@
 pub mod positions;
 pub mod recorder;
 pub(crate) mod sql;
+pub mod stats;
 pub mod totals;
 
 use chrono::{DateTime, Utc};

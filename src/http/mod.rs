@@ -7,6 +7,7 @@ pub mod export;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod positions;
 pub mod rate_limit;
 pub mod signals;
 
@@ -43,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders", get(orders::list_orders))
         .route("/v1/orders/export", get(export::export_orders))
         .route("/v1/orders/{client_order_id}", get(orders::get_order))
+        .route("/v1/positions", get(positions::get_positions))
+        .route("/v1/stats", get(positions::get_stats))
         .route_layer(from_fn_with_state(state.clone(), auth::require_audit));
     let admin = Router::new()
         .route("/v1/admin/status", get(admin::get_status))

@@ -13,6 +13,7 @@ mod instances;
 mod kraken;
 mod liveness;
 mod ops;
+mod positions;
 mod risk;
 mod scripted;
 mod signals;
