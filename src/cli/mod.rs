@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, `check-config`, `send`, `audit`, `healthcheck`.
 
 mod audit;
+mod cancel;
 mod send;
 
 use std::net::SocketAddr;
@@ -55,6 +56,8 @@ pub enum Command {
     Send(send::SendArgs),
     /// List recorded orders from the database (newest first).
     Audit(audit::AuditArgs),
+    /// Cancel an open order through the running service (admin token).
+    Cancel(cancel::CancelArgs),
     /// Exit 0 if the service answers /healthz (for container health checks).
     Healthcheck {
         /// Base URL of the service; default: from server.listen.
@@ -84,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Send(args) => send::run(&config, args).await,
         Command::Audit(args) => audit::run(&config, args).await,
+        Command::Cancel(args) => cancel::run(&config, args).await,
         Command::Healthcheck { url } => {
             let url = format!("{}/healthz", url.unwrap_or_else(|| base_url(&config)));
             let response = reqwest::Client::new()

@@ -5,6 +5,7 @@
 //! REST client in [`kraken`]. Every answer carries the request as sent (never a key,
 //! secret or signature) and the raw response, so the executor can audit each attempt.
 
+pub mod cancel;
 pub mod kraken;
 pub mod paper;
 mod paper_fills;
@@ -185,6 +186,11 @@ pub trait Exchange: Send + Sync + 'static {
 
     /// Account balances by Kraken asset id (`XXBT`), as `Balance` reports them.
     async fn balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError>;
+
+    /// Cancels an open order (`CancelOrder`); the default cannot.
+    async fn cancel_order(&self, order: &cancel::CancelRequest) -> cancel::CancelAttempt {
+        cancel::CancelAttempt::unsupported(order)
+    }
 
     /// The stream of this exchange's fills of our orders, for the fill recorder;
     /// `None` when it reports none (or the stream was taken already).

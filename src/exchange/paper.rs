@@ -285,6 +285,36 @@ impl Exchange for PaperExchange {
         Ok(lock(&self.balances).clone())
     }
 
+    async fn cancel_order(
+        &self,
+        order: &super::cancel::CancelRequest,
+    ) -> super::cancel::CancelAttempt {
+        use super::cancel::{CancelAttempt, CancelOutcome};
+        let removed = {
+            let mut book = lock(&self.book);
+            let before = book.resting.len();
+            book.resting
+                .retain(|r| r.client_order_id != order.client_order_id);
+            book.resting.len() < before
+        };
+        let (outcome, response) = if removed {
+            (
+                CancelOutcome::Canceled,
+                json!({"error": [], "result": {"count": 1}}),
+            )
+        } else {
+            let error = "EOrder:Unknown order".to_owned();
+            let response = json!({"error": [error]});
+            (CancelOutcome::NotOpen { error }, response)
+        };
+        CancelAttempt {
+            request: json!({"cl_ord_id": order.client_order_id, "txid": order.txid}),
+            response: Some(response.to_string()),
+            elapsed: Duration::ZERO,
+            outcome,
+        }
+    }
+
     fn take_fills(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<FillReport>> {
         lock(&self.book).take_fills()
     }

@@ -7,6 +7,7 @@
 //! Fills come from the paper trader ([`crate::exchange::paper`]) and, with Kraken, from
 //! its executions feed; [`recorder`] carries them from the exchange to the writer.
 
+pub mod cancel;
 pub mod positions;
 pub mod recorder;
 pub(crate) mod sql;

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cancel;
 pub mod error;
 pub mod export;
 pub mod openapi;
@@ -51,6 +52,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/status", get(admin::get_status))
         .route("/v1/admin/halt", post(admin::halt))
         .route("/v1/admin/resume", post(admin::resume))
+        .route(
+            "/v1/orders/{client_order_id}/cancel",
+            post(cancel::cancel_order),
+        )
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     Router::new()
         .route("/v1/signals/{source}", post(signals::post_signal))

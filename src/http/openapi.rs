@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, export, ops, orders, positions, signals};
+use super::{admin, cancel, export, ops, orders, positions, signals};
 
 /// The document.
 #[derive(OpenApi)]
@@ -27,6 +27,7 @@ use super::{admin, export, ops, orders, positions, signals};
         ops::metrics,
         positions::get_positions,
         positions::get_stats,
+        cancel::cancel_order,
     ),
     modifiers(&BearerTokens)
 )]

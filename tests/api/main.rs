@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod cancel;
 mod cli;
 mod crash;
 mod fills;

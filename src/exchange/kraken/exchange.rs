@@ -229,6 +229,13 @@ impl Exchange for KrakenExchange {
         }
     }
 
+    async fn cancel_order(
+        &self,
+        order: &crate::exchange::cancel::CancelRequest,
+    ) -> crate::exchange::cancel::CancelAttempt {
+        super::cancel::cancel(&self.private, order).await
+    }
+
     async fn find_order(&self, order: &OrderRequest) -> Lookup {
         self.lookups.find(order).await
     }

@@ -24,6 +24,7 @@
 
 pub mod batch;
 pub mod calls;
+pub mod cancel;
 pub mod client;
 pub mod clock_sync;
 pub mod errors;
