@@ -175,6 +175,11 @@ pub struct ExchangeConfig {
     /// Paper mode: the simulated starting balances by Kraken asset id
     /// (`XXBT = "0.5"`, `ZUSD = "10000"`); fills move them.
     pub paper_balances: BTreeMap<String, Decimal>,
+    /// Kraken's authenticated WebSocket v2 endpoint, for the `executions` feed.
+    pub kraken_ws_url: String,
+    /// Live mode: follow fills and cancels on the `executions` channel (on by
+    /// default); off, orders stay `placed` as far as tradehook knows.
+    pub executions_feed: bool,
 }
 
 impl ExchangeConfig {
@@ -203,6 +208,8 @@ impl Default for ExchangeConfig {
             paper_market_data: true,
             paper_fee_pct: Decimal::new(40, 2),
             paper_balances: BTreeMap::new(),
+            kraken_ws_url: "wss://ws-auth.kraken.com/v2".into(),
+            executions_feed: true,
         }
     }
 }

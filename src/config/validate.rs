@@ -65,6 +65,11 @@ impl Config {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid("exchange.kraken_url", "must be an http(s) URL"));
         }
+        let ws = reqwest::Url::parse(&exchange.kraken_ws_url)
+            .map_err(|err| invalid("exchange.kraken_ws_url", err.to_string()))?;
+        if !matches!(ws.scheme(), "ws" | "wss") {
+            return Err(invalid("exchange.kraken_ws_url", "must be a ws(s) URL"));
+        }
         if exchange.paper_fee_pct.is_sign_negative() || exchange.paper_fee_pct > Decimal::from(10) {
             return Err(invalid(
                 "exchange.paper_fee_pct",

@@ -192,9 +192,12 @@ pub trait Exchange: Send + Sync + 'static {
         cancel::CancelAttempt::unsupported(order)
     }
 
-    /// The stream of this exchange's fills of our orders, for the fill recorder;
+    /// The stream of what happens to our orders on this exchange (fills, completions,
+    /// cancels), for the fill recorder;
     /// `None` when it reports none (or the stream was taken already).
-    fn take_fills(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::fills::FillReport>> {
+    fn take_fills(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::fills::ExecutionEvent>> {
         None
     }
 

@@ -24,7 +24,7 @@ use super::paper_fills::{marketable, PaperBook, Resting};
 use super::{
     Attempt, AttemptOutcome, Exchange, ExchangeError, Lookup, LookupOutcome, OrderRequest,
 };
-use crate::fills::{FillReport, Liquidity};
+use crate::fills::{ExecutionEvent, Liquidity};
 use crate::pairs::{PairInfo, PairTable};
 use crate::signal::OrderType;
 
@@ -315,7 +315,7 @@ impl Exchange for PaperExchange {
         }
     }
 
-    fn take_fills(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<FillReport>> {
+    fn take_fills(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<ExecutionEvent>> {
         lock(&self.book).take_fills()
     }
 

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::fills::{FillReport, Liquidity};
+use crate::fills::{ExecutionEvent, FillReport, Liquidity};
 use crate::pairs::PairInfo;
 use crate::signal::Side;
 
@@ -42,8 +42,8 @@ pub(super) struct PaperBook {
     /// Fee in percent of a fill's cost.
     pub fee_pct: Decimal,
     pub resting: Vec<Resting>,
-    sender: mpsc::UnboundedSender<FillReport>,
-    receiver: Option<mpsc::UnboundedReceiver<FillReport>>,
+    sender: mpsc::UnboundedSender<ExecutionEvent>,
+    receiver: Option<mpsc::UnboundedReceiver<ExecutionEvent>>,
 }
 
 impl Default for PaperBook {
@@ -72,7 +72,7 @@ fn trade_id() -> String {
 
 impl PaperBook {
     /// The fill stream; `None` once taken.
-    pub fn take_fills(&mut self) -> Option<mpsc::UnboundedReceiver<FillReport>> {
+    pub fn take_fills(&mut self) -> Option<mpsc::UnboundedReceiver<ExecutionEvent>> {
         self.receiver.take()
     }
 
@@ -108,7 +108,7 @@ impl PaperBook {
             completes: true,
         };
         // Nobody listens in tools that build an exchange without the service.
-        let _ = self.sender.send(report.clone());
+        let _ = self.sender.send(ExecutionEvent::Fill(report.clone()));
         report
     }
 
@@ -188,7 +188,7 @@ mod tests {
         assert_eq!(report.fee_currency, "ZUSD");
         assert_eq!(balances["XXBT"], "0.5".parse::<Decimal>().unwrap());
         assert_eq!(balances["ZUSD"], "74900".parse::<Decimal>().unwrap());
-        assert_eq!(fills.try_recv().unwrap(), report);
+        assert_eq!(fills.try_recv().unwrap(), ExecutionEvent::Fill(report));
     }
 
     #[test]
@@ -207,7 +207,9 @@ mod tests {
         );
         assert_eq!(book.resting.len(), 1);
         let mut fills = book.take_fills().unwrap();
-        let report = fills.try_recv().unwrap();
+        let Ok(ExecutionEvent::Fill(report)) = fills.try_recv() else {
+            panic!("no fill");
+        };
         assert_eq!(report.price, "49000".parse::<Decimal>().unwrap());
         assert_eq!(report.liquidity, Liquidity::Maker);
         assert_eq!(book.resting_pairs().len(), 1);

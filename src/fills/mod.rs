@@ -74,6 +74,24 @@ impl FillReport {
     }
 }
 
+/// Something the exchange reports about one of our orders after it was placed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecutionEvent {
+    /// A trade.
+    Fill(FillReport),
+    /// The order is complete (Kraken: `exec_type: filled`); `detail` is for the event.
+    Completed {
+        client_order_id: Uuid,
+        detail: String,
+    },
+    /// The exchange cancelled the order, or its IOC/GTD remainder expired; `cause`
+    /// says which, for the event.
+    Canceled {
+        client_order_id: Uuid,
+        cause: String,
+    },
+}
+
 /// What the writer did with a fill.
 #[derive(Debug, Clone)]
 pub enum FillOutcome {

@@ -1,9 +1,12 @@
-//! Carries fills from the exchange to the writer: one task draining the exchange's
-//! fill stream, recording each fill once (the writer drops a repeated trade id).
+//! Carries what the exchange reports (fills, completions, cancels) to the writer: one
+//! task draining the exchange's stream, recording each fill once (the writer drops a
+//! repeated trade id) and each completion or cancel as a status change.
 //!
-//! A fill for an order this service did not place is ignored and logged once per
-//! order; a fill the store could not take (a failed batch) is retried with backoff,
-//! never dropped, since the exchange will not repeat it until the next snapshot.
+//! A report about an order this service did not place is ignored and logged once per
+//! order; a report the store could not take (a failed batch) is retried with backoff,
+//! never dropped, since the exchange will not repeat it until the next snapshot. A
+//! completion or cancel the order's status cannot take (it was cancelled by a user
+//! already, or is seen again in a snapshot) changes nothing.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -11,52 +14,94 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::{FillOutcome, FillReport};
-use crate::store::orders::ChangeError;
-use crate::store::Store;
+use super::{ExecutionEvent, FillOutcome};
+use crate::order::OrderStatus;
+use crate::risk::breaker::Effect;
+use crate::store::orders::{Change, ChangeError};
+use crate::store::transition::StatusChange;
+use crate::store::{Store, StoreError};
 
-/// Longest wait between two attempts at recording one fill.
+/// Longest wait between two attempts at recording one report.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Records every fill from `fills` until the stream ends.
-pub async fn run(store: Store, mut fills: mpsc::UnboundedReceiver<FillReport>) {
+/// Records every report from `events` until the stream ends.
+pub async fn run(store: Store, mut events: mpsc::UnboundedReceiver<ExecutionEvent>) {
     let mut foreign: HashSet<Uuid> = HashSet::new();
-    while let Some(fill) = fills.recv().await {
-        record(&store, &mut foreign, fill).await;
+    while let Some(event) = events.recv().await {
+        record(&store, &mut foreign, event).await;
     }
 }
 
-/// Records one fill, retrying while the store fails.
-async fn record(store: &Store, foreign: &mut HashSet<Uuid>, fill: FillReport) {
+fn order_of(event: &ExecutionEvent) -> Uuid {
+    match event {
+        ExecutionEvent::Fill(fill) => fill.client_order_id,
+        ExecutionEvent::Completed {
+            client_order_id, ..
+        }
+        | ExecutionEvent::Canceled {
+            client_order_id, ..
+        } => *client_order_id,
+    }
+}
+
+async fn apply(store: &Store, event: &ExecutionEvent) -> Result<String, ChangeError> {
+    let (client_order_id, to, cause) = match event {
+        ExecutionEvent::Fill(fill) => {
+            return match store.fill(fill.clone()).await? {
+                FillOutcome::Recorded(order) => {
+                    Ok(format!("fill recorded; order {}", order.status))
+                }
+                FillOutcome::Duplicate => Ok("fill already recorded".into()),
+            };
+        }
+        ExecutionEvent::Completed {
+            client_order_id,
+            detail,
+        } => (*client_order_id, OrderStatus::Filled, detail.clone()),
+        ExecutionEvent::Canceled {
+            client_order_id,
+            cause,
+        } => (*client_order_id, OrderStatus::Canceled, cause.clone()),
+    };
+    let change = StatusChange {
+        client_order_id,
+        to,
+        change: Change::because(cause),
+        effect: Effect::None,
+        breaker_limit: None,
+    };
+    store
+        .change(change)
+        .await
+        .map(|order| format!("order {}", order.status))
+}
+
+/// Records one report, retrying while the store fails.
+async fn record(store: &Store, foreign: &mut HashSet<Uuid>, event: ExecutionEvent) {
     let mut delay = Duration::from_millis(50);
+    let order = order_of(&event);
     loop {
-        match store.fill(fill.clone()).await {
-            Ok(FillOutcome::Recorded(order)) => {
-                tracing::info!(order = %order.client_order_id, trade = %fill.trade_id,
-                    status = %order.status, "fill recorded");
-                return;
-            }
-            Ok(FillOutcome::Duplicate) => {
-                tracing::debug!(trade = %fill.trade_id, "fill already recorded");
+        match apply(store, &event).await {
+            Ok(what) => {
+                tracing::debug!(%order, "{what}");
                 return;
             }
             Err(ChangeError::NotFound(id)) => {
                 if foreign.insert(id) {
-                    tracing::warn!(order = %id, "a fill of an order tradehook did not place; ignored");
+                    tracing::warn!(order = %id, "a report of an order tradehook did not place; ignored");
                 }
                 return;
             }
             Err(ChangeError::Illegal(err)) => {
-                tracing::error!(trade = %fill.trade_id, order = %fill.client_order_id,
-                    error = %err, "a fill the order's status cannot take; not recorded");
+                tracing::debug!(%order, error = %err, "a report the order's status cannot take; nothing changed");
                 return;
             }
-            Err(ChangeError::Store(crate::store::StoreError::WriterGone)) => {
-                tracing::warn!(trade = %fill.trade_id, "the store is closed; fill not recorded");
+            Err(ChangeError::Store(StoreError::WriterGone)) => {
+                tracing::warn!(%order, "the store is closed; report not recorded");
                 return;
             }
             Err(ChangeError::Store(err)) => {
-                tracing::warn!(trade = %fill.trade_id, error = %err, "recording a fill failed; retrying");
+                tracing::warn!(%order, error = %err, "recording a report failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(MAX_BACKOFF);
             }

@@ -6,6 +6,7 @@ mod auth;
 mod cancel;
 mod cli;
 mod crash;
+mod executions;
 mod fills;
 mod headroom;
 mod helpers;

@@ -1,6 +1,8 @@
-//! Test support shared by integration tests: the fake Kraken.
+//! Test support shared by integration tests: the fake Kraken (REST) and its
+//! WebSocket v2 `executions` fake.
 //!
 //! Each test binary uses a different part of it, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
 pub mod fake_kraken;
+pub mod fake_kraken_ws;

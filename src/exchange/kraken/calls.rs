@@ -162,6 +162,24 @@ impl KrakenPrivate {
             .await
     }
 
+    /// `GetWebSocketsToken`: a token for one WebSocket connection (Kraken: valid
+    /// for 15 minutes to connect; a connection keeps it for its life).
+    pub async fn websockets_token(&self) -> Result<String, KrakenError> {
+        let result = self
+            .call(
+                "GetWebSocketsToken",
+                &[],
+                Counter::Private,
+                1.0,
+                QUERY_MAX_WAIT,
+            )
+            .await?;
+        result["token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| KrakenError::Parse("GetWebSocketsToken has no token".into()))
+    }
+
     /// `Balance`: amount by Kraken asset id (`XXBT`, `ZUSD`). Fails at once, unsent,
     /// if the rate model would make it wait more than [`BALANCE_MAX_WAIT`].
     pub async fn balance(&self) -> Result<HashMap<String, Decimal>, KrakenError> {

@@ -44,6 +44,9 @@ pub struct KrakenExchange {
     clock: SharedClock,
     kraken_clock: ClockWatch,
     lookups: LookupBatcher,
+    /// The `executions` feed (live mode with `exchange.executions_feed`), started
+    /// when its stream is taken.
+    feed: std::sync::Mutex<Option<super::ws::Feed>>,
 }
 
 impl std::fmt::Debug for KrakenExchange {
@@ -99,7 +102,14 @@ impl KrakenExchange {
             limiter,
             clock.clone(),
         ));
+        let feed = (config.mode == Mode::Live && config.executions_feed).then(|| super::ws::Feed {
+            url: config.kraken_ws_url.clone(),
+            private: private.clone(),
+            min_backoff: super::ws::MIN_BACKOFF,
+            max_backoff: super::ws::MAX_BACKOFF,
+        });
         Ok(KrakenExchange {
+            feed: std::sync::Mutex::new(feed),
             mode: config.mode,
             lookups: LookupBatcher::new(private.clone(), kraken_clock.clone()),
             kraken_clock,
@@ -234,6 +244,19 @@ impl Exchange for KrakenExchange {
         order: &crate::exchange::cancel::CancelRequest,
     ) -> crate::exchange::cancel::CancelAttempt {
         super::cancel::cancel(&self.private, order).await
+    }
+
+    fn take_fills(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::fills::ExecutionEvent>> {
+        let feed = self
+            .feed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()?;
+        let (events, stream) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(feed.run(events));
+        Some(stream)
     }
 
     async fn find_order(&self, order: &OrderRequest) -> Lookup {

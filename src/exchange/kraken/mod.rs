@@ -38,6 +38,8 @@ pub mod public;
 pub mod rate_limit;
 pub mod round;
 pub mod sign;
+pub mod ws;
+pub mod ws_messages;
 
 pub use client::KrakenError;
 pub use exchange::KrakenExchange;
