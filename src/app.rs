@@ -55,7 +55,11 @@ impl App {
         };
         // Fills the exchange reports reach the writer through the recorder.
         if let Some(fills) = exchange.take_fills() {
-            tokio::spawn(crate::fills::recorder::run(store.clone(), fills));
+            tokio::spawn(crate::fills::recorder::run(
+                store.clone(),
+                exchange.clone(),
+                fills,
+            ));
         }
         let market = Arc::new(
             MarketData::new(clock.clone())

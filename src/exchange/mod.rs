@@ -187,6 +187,17 @@ pub trait Exchange: Send + Sync + 'static {
     /// Account balances by Kraken asset id (`XXBT`), as `Balance` reports them.
     async fn balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError>;
 
+    /// The exchange's state of these orders by txid (Kraken `QueryOrders`: `open`,
+    /// `closed`, `canceled`, `expired`, ...), for settling what a disconnected feed
+    /// missed; the default knows none.
+    async fn order_states(
+        &self,
+        txids: &[String],
+    ) -> Result<HashMap<String, String>, ExchangeError> {
+        let _ = txids;
+        Ok(HashMap::new())
+    }
+
     /// Cancels an open order (`CancelOrder`); the default cannot.
     async fn cancel_order(&self, order: &cancel::CancelRequest) -> cancel::CancelAttempt {
         cancel::CancelAttempt::unsupported(order)

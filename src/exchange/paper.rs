@@ -1,7 +1,7 @@
 //! The paper trader: a simulated exchange that places every order at once with a local
 //! txid. The default mode, so a new user can try the whole pipeline without a key.
 //!
-//! It fills what it places ([`super::paper_fills`]): market orders at once at the
+//! It fills what it places (module `paper_fills`): market orders at once at the
 //! last price, limit orders when marketable or once a later price crosses them,
 //! charging `exchange.paper_fee_pct` in the quote currency and moving its balances.
 //!

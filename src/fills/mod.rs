@@ -90,6 +90,10 @@ pub enum ExecutionEvent {
         client_order_id: Uuid,
         cause: String,
     },
+    /// The feed (re)subscribed and its snapshot is through: settle orders still open
+    /// here whose completion or cancel may have been missed while disconnected
+    /// ([`recorder`] asks the exchange for their state).
+    Resynced,
 }
 
 /// What the writer did with a fill.

@@ -9,12 +9,14 @@
 //! already, or is seen again in a snapshot) changes nothing.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{ExecutionEvent, FillOutcome};
+use crate::exchange::Exchange;
 use crate::order::OrderStatus;
 use crate::risk::breaker::Effect;
 use crate::store::orders::{Change, ChangeError};
@@ -24,16 +26,68 @@ use crate::store::{Store, StoreError};
 /// Longest wait between two attempts at recording one report.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Records every report from `events` until the stream ends.
-pub async fn run(store: Store, mut events: mpsc::UnboundedReceiver<ExecutionEvent>) {
+/// Records every report from `events` until the stream ends; `exchange` is asked
+/// about open orders after each resynchronisation.
+pub async fn run(
+    store: Store,
+    exchange: Arc<dyn Exchange>,
+    mut events: mpsc::UnboundedReceiver<ExecutionEvent>,
+) {
     let mut foreign: HashSet<Uuid> = HashSet::new();
     while let Some(event) = events.recv().await {
-        record(&store, &mut foreign, event).await;
+        if event == ExecutionEvent::Resynced {
+            for settled in resync(&store, exchange.as_ref()).await {
+                record(&store, &mut foreign, settled).await;
+            }
+        } else {
+            record(&store, &mut foreign, event).await;
+        }
     }
 }
 
-fn order_of(event: &ExecutionEvent) -> Uuid {
-    match event {
+/// What the exchange says of the orders still open here, as reports.
+async fn resync(store: &Store, exchange: &dyn Exchange) -> Vec<ExecutionEvent> {
+    let open = match crate::store::orders::open_on_exchange(store.reader()).await {
+        Ok(open) => open,
+        Err(err) => {
+            tracing::warn!(error = %err, "resync: cannot read the open orders");
+            return Vec::new();
+        }
+    };
+    let txids: Vec<String> = open.iter().filter_map(|o| o.txid.clone()).collect();
+    if txids.is_empty() {
+        return Vec::new();
+    }
+    let states = match exchange.order_states(&txids).await {
+        Ok(states) => states,
+        Err(err) => {
+            tracing::warn!(error = %err, "resync: the exchange did not say how open orders stand");
+            return Vec::new();
+        }
+    };
+    open.iter()
+        .filter_map(|order| {
+            let state = states.get(order.txid.as_deref()?)?;
+            let client_order_id = order.client_order_id;
+            let found = "found by QueryOrders after the executions feed reconnected";
+            match state.as_str() {
+                "closed" => Some(ExecutionEvent::Completed {
+                    client_order_id,
+                    detail: format!("Kraken reports the order closed ({found})"),
+                }),
+                "canceled" | "expired" => Some(ExecutionEvent::Canceled {
+                    client_order_id,
+                    cause: format!("canceled by the exchange: {state} ({found})"),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn order_of(event: &ExecutionEvent) -> Option<Uuid> {
+    Some(match event {
+        ExecutionEvent::Resynced => return None,
         ExecutionEvent::Fill(fill) => fill.client_order_id,
         ExecutionEvent::Completed {
             client_order_id, ..
@@ -41,7 +95,7 @@ fn order_of(event: &ExecutionEvent) -> Uuid {
         | ExecutionEvent::Canceled {
             client_order_id, ..
         } => *client_order_id,
-    }
+    })
 }
 
 async fn apply(store: &Store, event: &ExecutionEvent) -> Result<String, ChangeError> {
@@ -62,6 +116,7 @@ async fn apply(store: &Store, event: &ExecutionEvent) -> Result<String, ChangeEr
             client_order_id,
             cause,
         } => (*client_order_id, OrderStatus::Canceled, cause.clone()),
+        ExecutionEvent::Resynced => return Ok("nothing to record".into()),
     };
     let change = StatusChange {
         client_order_id,
@@ -79,7 +134,9 @@ async fn apply(store: &Store, event: &ExecutionEvent) -> Result<String, ChangeEr
 /// Records one report, retrying while the store fails.
 async fn record(store: &Store, foreign: &mut HashSet<Uuid>, event: ExecutionEvent) {
     let mut delay = Duration::from_millis(50);
-    let order = order_of(&event);
+    let Some(order) = order_of(&event) else {
+        return;
+    };
     loop {
         match apply(store, &event).await {
             Ok(what) => {

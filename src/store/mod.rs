@@ -152,7 +152,8 @@ impl Store {
             .map_err(ChangeError::Store)?
     }
 
-    /// Records a fill reported by the exchange (see [`fill`]): once per trade id.
+    /// Records a fill reported by the exchange (planned by `store::fill`): once per
+    /// trade id.
     pub async fn fill(
         &self,
         fill: crate::fills::FillReport,

@@ -315,6 +315,18 @@ pub async fn unsettled(reader: &SqlitePool) -> Result<Vec<OrderRecord>, StoreErr
     rows.into_iter().map(OrderRecord::try_from).collect()
 }
 
+/// Orders on the exchange's book as far as we know (`placed`, `partially_filled`),
+/// with a txid, oldest first: what a resynchronised executions feed settles.
+pub async fn open_on_exchange(reader: &SqlitePool) -> Result<Vec<OrderRecord>, StoreError> {
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM orders INDEXED BY orders_by_status
+         WHERE status IN ('placed', 'partially_filled') AND txid IS NOT NULL ORDER BY id"
+    ))
+    .fetch_all(reader)
+    .await?;
+    rows.into_iter().map(OrderRecord::try_from).collect()
+}
+
 /// How many orders are `pending` or `unknown`.
 pub async fn count_unsettled(reader: &SqlitePool) -> Result<u64, StoreError> {
     let count: i64 =

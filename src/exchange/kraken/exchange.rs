@@ -246,6 +246,29 @@ impl Exchange for KrakenExchange {
         super::cancel::cancel(&self.private, order).await
     }
 
+    async fn order_states(
+        &self,
+        txids: &[String],
+    ) -> Result<HashMap<String, String>, ExchangeError> {
+        let mut states = HashMap::new();
+        // QueryOrders takes at most 50 txids.
+        for chunk in txids.chunks(50) {
+            let found = self
+                .private
+                .query_orders(chunk)
+                .await
+                .map_err(|e| ExchangeError(e.to_string()))?;
+            if let Some(map) = found.as_object() {
+                for (txid, order) in map {
+                    if let Some(status) = order["status"].as_str() {
+                        states.insert(txid.clone(), status.to_owned());
+                    }
+                }
+            }
+        }
+        Ok(states)
+    }
+
     fn take_fills(
         &self,
     ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::fills::ExecutionEvent>> {

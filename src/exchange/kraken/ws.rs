@@ -6,7 +6,10 @@
 //! disconnected is recorded and what was seen before is not recorded twice.
 //!
 //! Reports become [`ExecutionEvent`]s on a channel drained by
-//! [`crate::fills::recorder`]; foreign orders are logged once and ignored.
+//! [`crate::fills::recorder`]; foreign orders are logged once and ignored. After each
+//! snapshot the feed sends [`ExecutionEvent::Resynced`]: the recorder then asks REST
+//! `QueryOrders` about every order still open here, so a completion or cancel missed
+//! while disconnected (the snapshot repeats trades, not closed orders) is recorded.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -115,7 +118,8 @@ impl Feed {
                     tracing::info!(%order_id, "executions feed: an order tradehook did not place; ignored");
                 }
             }
-            for event in frame.events {
+            let resynced = frame.snapshot.then_some(ExecutionEvent::Resynced);
+            for event in frame.events.into_iter().chain(resynced) {
                 if events.send(event).is_err() {
                     return Ok(());
                 }
