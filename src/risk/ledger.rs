@@ -17,6 +17,8 @@
 //! | daily notional | created today (UTC), any status but `rejected`, `failed`, `expired` |
 //! | bought since the balance read | buys `pending`/`unknown`, plus buys the exchange answered (`placed`, `validated`, `partially_filled`, `filled`, `canceled`) last changed since the read minus [`BALANCE_LAG_SECS`] |
 //!
+//! | … plus open buys from before the read | the unfilled remainder (`volume − filled_volume`) of buys still `placed`/`partially_filled` last changed before the read minus [`BALANCE_LAG_SECS`]: resting on the book, not in the balance |
+//!
 //! A fill or cancel changes an order that was already confirmed: its entry moves to
 //! the time of that change, as its `updated_at` does, so it is counted once.
 
@@ -99,6 +101,9 @@ struct Confirmed {
 pub struct OrderFacts<'a> {
     /// The order's row id: what a later change of the same order replaces.
     pub id: i64,
+    pub client_order_id: uuid::Uuid,
+    /// Base volume traded so far.
+    pub filled: Option<Decimal>,
     pub pair: &'a str,
     pub source: &'a str,
     pub side: Side,
@@ -121,6 +126,9 @@ pub struct RiskLedger {
     unsettled_buys: HashMap<String, Decimal>,
     /// Buys confirmed recently, by order row id.
     confirmed: HashMap<i64, Confirmed>,
+    /// Buys on the book (`placed`, `partially_filled`), by client order ID: their
+    /// unfilled remainder, with the time of their last change.
+    open: HashMap<uuid::Uuid, Confirmed>,
     halt: Option<Halt>,
     failures: u32,
 }
@@ -215,10 +223,15 @@ impl RiskLedger {
             .iter()
             .filter_map(|pair| self.unsettled_buys.get(pair))
             .fold(Decimal::ZERO, |sum, v| sum.saturating_add(*v));
+        let resting = self
+            .open
+            .values()
+            .filter(|o| o.at < since && pairs.contains(&o.pair))
+            .fold(unsettled, |sum, o| sum.saturating_add(o.volume));
         self.confirmed
             .values()
             .filter(|c| c.at >= since && pairs.contains(&c.pair))
-            .fold(unsettled, |sum, c| sum.saturating_add(c.volume))
+            .fold(resting, |sum, c| sum.saturating_add(c.volume))
     }
 
     fn is_today(&self, at: DateTime<Utc>) -> bool {
@@ -278,6 +291,16 @@ impl RiskLedger {
                     self.unsettled_buys.remove(order.pair);
                 }
             }
+        }
+        self.open.remove(&order.client_order_id);
+        if to.is_open() {
+            let filled = order.filled.unwrap_or_default();
+            let resting = Confirmed {
+                at,
+                pair: order.pair.to_owned(),
+                volume: volume.saturating_sub(filled).max(Decimal::ZERO),
+            };
+            self.open.insert(order.client_order_id, resting);
         }
         if is_confirmed(to) {
             let confirmed = Confirmed {
@@ -389,9 +412,35 @@ impl RiskLedger {
                 );
             }
         }
+        let open: Vec<OpenRow> = sqlx::query_as(
+            "SELECT client_order_id, updated_at, pair, volume, filled_volume
+             FROM orders INDEXED BY orders_by_status
+             WHERE status IN ('placed', 'partially_filled') AND side = 'buy'",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for (id, at, pair, volume, filled) in open {
+            let Some(volume) = volume else { continue };
+            let id = id
+                .parse()
+                .map_err(|e| sqlx::Error::Decode(format!("orders.client_order_id: {e}").into()))?;
+            let filled = filled.map(|f| parse("filled_volume", &f)).transpose()?;
+            let remainder = parse("volume", &volume)?
+                .saturating_sub(filled.unwrap_or_default())
+                .max(Decimal::ZERO);
+            let resting = Confirmed {
+                at: crate::store::from_millis(at),
+                pair,
+                volume: remainder,
+            };
+            ledger.open.insert(id, resting);
+        }
         Ok(ledger)
     }
 }
+
+/// An open buy as loaded: client order ID, last change, pair, volume, filled volume.
+type OpenRow = (String, i64, String, Option<String>, Option<String>);
 
 fn parse(column: &str, text: &str) -> Result<Decimal, sqlx::Error> {
     Decimal::from_str(text).map_err(|err| {

@@ -284,3 +284,64 @@ async fn the_breaker_trips_in_the_ledger_and_the_database_together() {
     assert_eq!(reloaded.halt(), ledger.halt());
     assert_eq!(reloaded.failures(), 2);
 }
+
+#[tokio::test]
+async fn a_buy_resting_since_before_the_balance_read_counts_its_unfilled_remainder() {
+    let (_dir, pool) = temp_db().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let config = config();
+    let mut ledger = RiskLedger::load(&mut conn, now()).await.unwrap();
+    let claim = claim_for(&config, 0, 0, true, false, 100);
+    let Accepted::New(record) = claim::apply(&mut conn, &mut ledger, &claim, now())
+        .await
+        .unwrap()
+    else {
+        panic!("not accepted");
+    };
+    let placed = StatusChange {
+        client_order_id: record.client_order_id,
+        to: OrderStatus::Placed,
+        change: Change::because("test"),
+        effect: Effect::None,
+        breaker_limit: None,
+    };
+    transition::apply(&mut conn, &mut ledger, &placed, now())
+        .await
+        .unwrap();
+    let fill = crate::fills::FillReport {
+        client_order_id: record.client_order_id,
+        trade_id: "T-rest".into(),
+        volume: "0.4".parse().unwrap(),
+        price: "2000".parse().unwrap(),
+        fee: Decimal::ZERO,
+        fee_currency: "ZUSD".into(),
+        liquidity: crate::fills::Liquidity::Maker,
+        at: now(),
+        completes: false,
+    };
+    crate::store::fill::apply(&mut conn, &mut ledger, &fill, now())
+        .await
+        .unwrap();
+    // The balance is read a minute later: it shows the 0.4 traded, not the 0.6 still
+    // resting on the book, which the position rule must count.
+    let later = now() + Duration::seconds(60);
+    let pairs = vec!["XBTUSD".to_owned()];
+    let query = StateQuery {
+        pair: "XBTUSD",
+        source: "a",
+        base_pairs: &pairs,
+        balance_at: Some(later),
+        now: later,
+    };
+    assert_eq!(
+        ledger.state_for(&query).bought_since_balance,
+        "0.6".parse().unwrap()
+    );
+    assert_eq!(
+        sql_state(&mut conn, &query)
+            .await
+            .unwrap()
+            .bought_since_balance,
+        "0.6".parse().unwrap()
+    );
+}

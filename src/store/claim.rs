@@ -73,6 +73,8 @@ pub fn userref_for(client_order_id: Uuid) -> i64 {
 pub fn facts(record: &OrderRecord) -> OrderFacts<'_> {
     OrderFacts {
         id: record.id,
+        client_order_id: record.client_order_id,
+        filled: record.execution.filled_volume,
         pair: &record.pair,
         source: &record.source,
         side: record.side,
