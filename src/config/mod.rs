@@ -290,6 +290,9 @@ pub struct RiskConfig {
     pub max_consecutive_exchange_failures: Option<u32>,
     /// Use a signal's `reference_price` for notional when no ticker price is at hand.
     pub trust_reference_price: bool,
+    /// On `POST /v1/admin/halt`, also cancel every order still open on the exchange
+    /// (`placed`, `partially_filled`), each recorded `canceled` by the kill switch.
+    pub cancel_open_orders_on_halt: bool,
 }
 
 impl Config {

@@ -114,3 +114,31 @@ pub async fn cancel(
         ))),
     }
 }
+
+/// Who a cancel by the kill switch is recorded as.
+pub const BY_HALT: &str = "the kill switch (risk.cancel_open_orders_on_halt)";
+
+/// With `risk.cancel_open_orders_on_halt`, cancels every order still open on the
+/// exchange, in the background (the halt answers at once); each outcome is logged.
+pub fn on_halt(store: &Store, exchange: &Arc<dyn Exchange>, enabled: bool) {
+    if !enabled {
+        return;
+    }
+    let (store, exchange) = (store.clone(), exchange.clone());
+    tokio::spawn(async move {
+        let open = match crate::store::orders::open_on_exchange(store.reader()).await {
+            Ok(open) => open,
+            Err(err) => {
+                tracing::error!(error = %err, "halt: cannot list the open orders to cancel");
+                return;
+            }
+        };
+        for order in open {
+            let id = order.client_order_id;
+            match cancel(&store, &exchange, id, BY_HALT).await {
+                Ok(_) => tracing::warn!(order = %id, "halt: open order cancelled"),
+                Err(err) => tracing::error!(order = %id, error = %err, "halt: not cancelled"),
+            }
+        }
+    });
+}

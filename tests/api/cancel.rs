@@ -134,3 +134,33 @@ async fn tradehook_cancel_asks_the_running_service() {
     assert!(String::from_utf8_lossy(&second.stdout).contains("HTTP 409"));
     wait_status(&app, &id, "canceled").await;
 }
+
+#[tokio::test]
+async fn with_cancel_open_orders_on_halt_a_halt_cancels_what_rests_on_the_book() {
+    let app = spawn_app_with(|config| config.risk.cancel_open_orders_on_halt = true).await;
+    app.paper().set_price("XBTUSD", "50000".parse().unwrap());
+    let id = post(&app, "msg_halt_cancel", LIMIT_BUY).await;
+    wait_status(&app, &id, "placed").await;
+    let (status, _) = app.admin("/v1/admin/halt", Some(ADMIN_TOKEN)).await;
+    assert_eq!(status, 200);
+    let order = wait_status(&app, &id, "canceled").await;
+    let last = order["events"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["cause"].as_str().unwrap().contains("kill switch"),
+        "{last}"
+    );
+    assert_eq!(app.paper().resting_count(), 0);
+}
+
+#[tokio::test]
+async fn by_default_a_halt_leaves_open_orders_alone() {
+    let app = spawn_app().await;
+    app.paper().set_price("XBTUSD", "50000".parse().unwrap());
+    let id = post(&app, "msg_halt_keep", LIMIT_BUY).await;
+    wait_status(&app, &id, "placed").await;
+    assert_eq!(app.admin("/v1/admin/halt", Some(ADMIN_TOKEN)).await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, order) = app.get_audit(&format!("/v1/orders/{id}")).await;
+    assert_eq!(order["status"], "placed");
+    assert_eq!(app.paper().resting_count(), 1);
+}
