@@ -14,7 +14,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rand::Rng;
 use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
@@ -184,14 +183,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A txid in Kraken's shape (`OABCDE-FGHIJ-KLMNOP`), prefixed `P` for paper.
 fn paper_txid() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut rng = rand::thread_rng();
-    let mut part = |n: usize| -> String {
-        (0..n)
-            .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-            .collect()
-    };
-    format!("P{}-{}-{}", part(5), part(5), part(6))
+    super::paper_fills::kraken_like_id("P", 5)
 }
 
 fn describe(order: &OrderRequest) -> serde_json::Value {
@@ -289,30 +281,7 @@ impl Exchange for PaperExchange {
         &self,
         order: &super::cancel::CancelRequest,
     ) -> super::cancel::CancelAttempt {
-        use super::cancel::{CancelAttempt, CancelOutcome};
-        let removed = {
-            let mut book = lock(&self.book);
-            let before = book.resting.len();
-            book.resting
-                .retain(|r| r.client_order_id != order.client_order_id);
-            book.resting.len() < before
-        };
-        let (outcome, response) = if removed {
-            (
-                CancelOutcome::Canceled,
-                json!({"error": [], "result": {"count": 1}}),
-            )
-        } else {
-            let error = "EOrder:Unknown order".to_owned();
-            let response = json!({"error": [error]});
-            (CancelOutcome::NotOpen { error }, response)
-        };
-        CancelAttempt {
-            request: json!({"cl_ord_id": order.client_order_id, "txid": order.txid}),
-            response: Some(response.to_string()),
-            elapsed: Duration::ZERO,
-            outcome,
-        }
+        lock(&self.book).cancel(order)
     }
 
     fn take_fills(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<ExecutionEvent>> {

@@ -11,6 +11,9 @@ use rust_decimal::Decimal;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use serde_json::json;
+
+use super::cancel::{CancelAttempt, CancelOutcome, CancelRequest};
 use crate::fills::{ExecutionEvent, FillReport, Liquidity};
 use crate::pairs::PairInfo;
 use crate::signal::Side;
@@ -58,8 +61,9 @@ impl Default for PaperBook {
     }
 }
 
-/// A trade id in Kraken's shape (`TABCDE-FGHIJ-KLMNOP`), prefixed `P` for paper.
-fn trade_id() -> String {
+/// An id in Kraken's shape (`XXXXX-XXXXX-XXXXXX`) after `prefix`, its first group
+/// `first` characters long.
+pub(super) fn kraken_like_id(prefix: &str, first: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut rng = rand::thread_rng();
     let mut part = |n: usize| -> String {
@@ -67,7 +71,12 @@ fn trade_id() -> String {
             .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
             .collect()
     };
-    format!("PT{}-{}-{}", part(4), part(5), part(6))
+    format!("{prefix}{}-{}-{}", part(first), part(5), part(6))
+}
+
+/// A trade id in Kraken's shape, prefixed `PT` for paper.
+fn trade_id() -> String {
+    kraken_like_id("PT", 4)
 }
 
 impl PaperBook {
@@ -130,6 +139,28 @@ impl PaperBook {
             self.fill(order, order.price, Liquidity::Maker, balances);
         }
         crossed.len()
+    }
+
+    /// Cancels `order` if it rests on the book; otherwise answers as Kraken does for
+    /// an order that is not open.
+    pub fn cancel(&mut self, order: &CancelRequest) -> CancelAttempt {
+        let before = self.resting.len();
+        self.resting
+            .retain(|r| r.client_order_id != order.client_order_id);
+        let (outcome, response) = if self.resting.len() < before {
+            let response = json!({"error": [], "result": {"count": 1}});
+            (CancelOutcome::Canceled, response)
+        } else {
+            let error = "EOrder:Unknown order".to_owned();
+            let response = json!({"error": [error]});
+            (CancelOutcome::NotOpen { error }, response)
+        };
+        CancelAttempt {
+            request: json!({"cl_ord_id": order.client_order_id, "txid": order.txid}),
+            response: Some(response.to_string()),
+            elapsed: std::time::Duration::ZERO,
+            outcome,
+        }
     }
 
     /// The pairs that have resting orders, one each.
