@@ -100,6 +100,8 @@ async fn positions_and_stats_need_the_audit_token() {
             "{path} missing from OpenAPI"
         );
     }
+    let cancel = &doc["paths"]["/v1/orders/{client_order_id}/cancel"]["post"];
+    assert!(cancel.is_object(), "cancel missing from OpenAPI");
 }
 
 #[tokio::test]
