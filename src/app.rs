@@ -55,6 +55,14 @@ impl App {
             Some(exchange) => exchange,
             None => default_exchange(&config, &store)?,
         };
+        // Fills the exchange reports reach the writer through the recorder.
+        if let Some(fills) = exchange.take_fills() {
+            tokio::spawn(crate::fills::recorder::run(
+                store.clone(),
+                exchange.clone(),
+                fills,
+            ));
+        }
         let market = Arc::new(
             MarketData::new(clock.clone())
                 .persisting_to(store.clone())
@@ -149,20 +157,42 @@ impl App {
     }
 }
 
+/// How often resting paper limit orders are checked against the public ticker.
+const PAPER_TICKER_EVERY: Duration = Duration::from_secs(5);
+
 fn default_exchange(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn Exchange>> {
     match config.exchange.mode {
         Mode::Paper => {
             let pairs = PairTable::snapshot();
-            let paper = PaperExchange::new(pairs.clone());
-            for (asset, amount) in &config.exchange.paper_balances {
-                paper.set_balance(&crate::pairs::asset_id(&pairs, asset), *amount);
-            }
+            // Balances may name assets as people write them (USD, BTC) or by Kraken id.
+            let balances: Vec<(String, rust_decimal::Decimal)> = config
+                .exchange
+                .paper_balances
+                .iter()
+                .map(|(asset, amount)| (crate::pairs::asset_id(&pairs, asset), *amount))
+                .collect();
+            let paper = PaperExchange::new(pairs)
+                .with_fee_pct(config.exchange.paper_fee_pct)
+                .with_balances(balances);
             if !config.exchange.paper_market_data {
                 return Ok(Arc::new(paper));
             }
             let public = KrakenPublic::new(&config.exchange.kraken_url)
                 .context("building the Kraken public-data client")?;
-            Ok(Arc::new(paper.with_market_data(public)))
+            let paper = Arc::new(paper.with_market_data(public));
+            // Resting paper limit orders fill when the public ticker crosses them.
+            tokio::spawn({
+                let paper = Arc::downgrade(&paper);
+                async move {
+                    let mut tick = tokio::time::interval(PAPER_TICKER_EVERY);
+                    loop {
+                        tick.tick().await;
+                        let Some(paper) = paper.upgrade() else { break };
+                        paper.poll_resting().await;
+                    }
+                }
+            });
+            Ok(paper)
         }
         Mode::Validate | Mode::Live => {
             let nonces = Arc::new(SqliteNonceStore::from_store(store.clone()));

@@ -23,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod exchange;
 pub mod executor;
+pub mod fills;
 pub mod formats;
 pub mod http;
 pub mod ingress;

@@ -26,11 +26,19 @@ pub enum OrderStatus {
     Failed,
     /// Never reached the exchange and its deadline has passed.
     Expired,
+    /// Part of the volume traded; the rest is still open on the exchange.
+    #[serde(rename = "partially_filled")]
+    PartiallyFilled,
+    /// The whole volume traded.
+    Filled,
+    /// Cancelled by the exchange, a user, or as an IOC/GTD remainder (the event says
+    /// which); what traded before stays in `filled_volume`.
+    Canceled,
 }
 
 impl OrderStatus {
     /// Every status, for documentation and filters.
-    pub const ALL: [OrderStatus; 7] = [
+    pub const ALL: [OrderStatus; 10] = [
         OrderStatus::Rejected,
         OrderStatus::Pending,
         OrderStatus::Unknown,
@@ -38,6 +46,9 @@ impl OrderStatus {
         OrderStatus::Validated,
         OrderStatus::Failed,
         OrderStatus::Expired,
+        OrderStatus::PartiallyFilled,
+        OrderStatus::Filled,
+        OrderStatus::Canceled,
     ];
 
     /// The lower-case name used in the API and the database.
@@ -50,12 +61,27 @@ impl OrderStatus {
             OrderStatus::Validated => "validated",
             OrderStatus::Failed => "failed",
             OrderStatus::Expired => "expired",
+            OrderStatus::PartiallyFilled => "partially_filled",
+            OrderStatus::Filled => "filled",
+            OrderStatus::Canceled => "canceled",
         }
     }
 
-    /// A final status never changes again.
+    /// Settled as far as sending goes: the exchange's answer is known, so the executor
+    /// is done with it. Fills and cancels may still move a `placed` or
+    /// `partially_filled` order on (see [`OrderStatus::is_terminal`]).
     pub fn is_final(self) -> bool {
         !matches!(self, OrderStatus::Pending | OrderStatus::Unknown)
+    }
+
+    /// On the exchange's book: it may still fill or be cancelled.
+    pub fn is_open(self) -> bool {
+        matches!(self, OrderStatus::Placed | OrderStatus::PartiallyFilled)
+    }
+
+    /// Nothing can ever change this order again.
+    pub fn is_terminal(self) -> bool {
+        self.is_final() && !self.is_open()
     }
 }
 
@@ -83,28 +109,46 @@ pub struct IllegalTransition {
     pub to: OrderStatus,
 }
 
-/// Checks that an order may move from `from` to `to`.
+/// Checks that an order may move from `from` to `to`; returns the status it ends in.
 ///
 /// `pending` may end in any status but `rejected` (risk is decided before the record
 /// exists as pending) or become `unknown`; `unknown` can only be settled by what the
-/// exchange says (`placed`, `validated`, `failed`, `expired`) or go back to `pending`
-/// when the exchange proved the order never arrived and it is resent. Final statuses
-/// never change. Staying in the same status is allowed for non-final orders (an
-/// attempt that changed nothing is still an audit event).
+/// exchange says (`placed`, `validated`, `failed`, `expired`, or a fill or cancel seen
+/// on the exchange) or go back to `pending` when the exchange proved the order never
+/// arrived and it is resent. An order on the book (`placed`, `partially_filled`) moves
+/// on by fills (`partially_filled`, `filled`) or a cancel (`canceled`). Staying in the
+/// same status is allowed for orders that may still change (an attempt or a further
+/// partial fill is still an audit event).
+///
+/// A fill can be seen before the answer to the send that placed the order (the
+/// executions feed is faster than the REST reply): `placed` arriving for an order that
+/// already filled, partly filled or was cancelled keeps the status it has, so the
+/// answer returned is `from`, not `to`. Every other change from `filled`, `canceled`,
+/// `rejected`, `validated`, `failed` or `expired` is illegal.
 pub fn transition(from: OrderStatus, to: OrderStatus) -> Result<OrderStatus, IllegalTransition> {
     use OrderStatus::*;
     let legal = matches!(
         (from, to),
         (
-            Pending,
-            Pending | Unknown | Placed | Validated | Failed | Expired
+            Pending | Unknown,
+            Pending
+                | Unknown
+                | Placed
+                | Validated
+                | Failed
+                | Expired
+                | PartiallyFilled
+                | Filled
+                | Canceled
         ) | (
-            Unknown,
-            Unknown | Pending | Placed | Validated | Failed | Expired
+            Placed | PartiallyFilled,
+            PartiallyFilled | Filled | Canceled
         )
     );
     if legal {
         Ok(to)
+    } else if to == Placed && matches!(from, PartiallyFilled | Filled | Canceled) {
+        Ok(from)
     } else {
         Err(IllegalTransition { from, to })
     }
@@ -116,12 +160,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn final_statuses_never_change() {
-        for from in [Rejected, Placed, Validated, Failed, Expired] {
+    fn terminal_statuses_never_change() {
+        for from in [Rejected, Validated, Failed, Expired] {
             for to in OrderStatus::ALL {
                 assert!(transition(from, to).is_err(), "{from} -> {to}");
             }
         }
+        for from in [Filled, Canceled] {
+            for to in OrderStatus::ALL.into_iter().filter(|to| *to != Placed) {
+                assert!(transition(from, to).is_err(), "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_placed_order_moves_on_only_by_fills_or_a_cancel() {
+        for to in [PartiallyFilled, Filled, Canceled] {
+            assert_eq!(transition(Placed, to), Ok(to));
+            assert_eq!(transition(PartiallyFilled, to), Ok(to));
+        }
+        for to in [
+            Pending, Unknown, Placed, Validated, Failed, Expired, Rejected,
+        ] {
+            assert!(transition(Placed, to).is_err(), "placed -> {to}");
+        }
+    }
+
+    #[test]
+    fn placed_arriving_after_a_fill_keeps_the_fill() {
+        assert_eq!(transition(Filled, Placed), Ok(Filled));
+        assert_eq!(transition(PartiallyFilled, Placed), Ok(PartiallyFilled));
+        assert_eq!(transition(Canceled, Placed), Ok(Canceled));
+    }
+
+    #[test]
+    fn a_fill_can_settle_an_order_whose_send_is_unanswered() {
+        for to in [PartiallyFilled, Filled, Canceled] {
+            assert_eq!(transition(Pending, to), Ok(to));
+            assert_eq!(transition(Unknown, to), Ok(to));
+        }
+    }
+
+    #[test]
+    fn only_filled_canceled_and_refusals_are_terminal() {
+        let terminal: Vec<_> = OrderStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
+        assert_eq!(
+            terminal,
+            vec![Rejected, Validated, Failed, Expired, Filled, Canceled]
+        );
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub enum AuditFormat {
 /// Arguments of `audit`: the filters of `GET /v1/orders`.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Only this status (pending, unknown, placed, validated, failed, expired, rejected).
+    /// Only this status (pending, unknown, placed, partially_filled, filled, canceled,
+    /// validated, failed, expired, rejected).
     #[arg(long)]
     pub status: Option<String>,
     #[arg(long)]
@@ -43,10 +44,43 @@ pub struct AuditArgs {
     pub limit: u32,
     #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
     pub format: AuditFormat,
+    /// Print the positions and realised P&L from fills (as `GET /v1/positions`), JSON.
+    #[arg(long, conflicts_with = "stats")]
+    pub positions: bool,
+    /// Print the execution statistics (as `GET /v1/stats`; `--since` sets the
+    /// window, default 24 hours), JSON.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// Prints positions or statistics as JSON.
+async fn run_execution_view(config: &Config, args: &AuditArgs) -> anyhow::Result<()> {
+    let since = match args.since.as_deref() {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .with_context(|| format!("--since `{text}` is not an RFC 3339 time"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now() - chrono::Duration::hours(24),
+    };
+    let store = Store::open(&config.database, Arc::new(crate::clock::SystemClock))
+        .await
+        .with_context(|| format!("opening {}", config.database.url))?;
+    let shown = if args.positions {
+        let fills = crate::fills::positions::load(store.reader()).await;
+        fills.map(|f| serde_json::to_string_pretty(&crate::fills::positions::compute(&f)))
+    } else {
+        let stats = crate::fills::stats::load(store.reader(), since).await;
+        stats.map(|s| serde_json::to_string_pretty(&s))
+    };
+    store.close().await;
+    println!("{}", shown??);
+    Ok(())
 }
 
 /// Prints the matching orders.
 pub async fn run(config: &Config, args: AuditArgs) -> anyhow::Result<()> {
+    if args.positions || args.stats {
+        return run_execution_view(config, &args).await;
+    }
     let query = ListQuery {
         status: args.status,
         pair: args.pair,

@@ -2,6 +2,7 @@
 //! `healthcheck`.
 
 mod audit;
+mod cancel;
 mod notify;
 mod send;
 mod template;
@@ -64,6 +65,8 @@ pub enum Command {
     /// Print what to paste into a platform for a source: `template tradingview SOURCE`
     /// prints the webhook URL and the alert message.
     Template(template::TemplateArgs),
+    /// Cancel an open order through the running service (admin token).
+    Cancel(cancel::CancelArgs),
     /// Exit 0 if the service answers /healthz (for container health checks).
     Healthcheck {
         /// Base URL of the service; default: from server.listen.
@@ -95,6 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(&config, args).await,
         Command::Notify(args) => notify::run(&config, args).await,
         Command::Template(args) => template::run(&config, args),
+        Command::Cancel(args) => cancel::run(&config, args).await,
         Command::Healthcheck { url } => {
             let url = format!("{}/healthz", url.unwrap_or_else(|| base_url(&config)));
             let response = reqwest::Client::new()

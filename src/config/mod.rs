@@ -181,9 +181,18 @@ pub struct ExchangeConfig {
     /// reachable (no key needed); off, paper mode stays offline with its built-in
     /// pair table and no prices.
     pub paper_market_data: bool,
-    /// Paper mode: the simulated balances (`USD = "10000"`, `XBT = "0.5"`), used by
-    /// `percent` sizing and the position rule.
+    /// Paper mode: the fee charged on every simulated fill, in percent of its cost,
+    /// in the quote currency (default Kraken's taker fee, 0.40).
+    pub paper_fee_pct: Decimal,
+    /// Paper mode: the simulated starting balances (`USD = "10000"`, `XBT = "0.5"`, or
+    /// Kraken's ids `ZUSD`, `XXBT`), used by `percent` sizing and the position rule;
+    /// fills move them.
     pub paper_balances: BTreeMap<String, Decimal>,
+    /// Kraken's authenticated WebSocket v2 endpoint, for the `executions` feed.
+    pub kraken_ws_url: String,
+    /// Live mode: follow fills and cancels on the `executions` channel (on by
+    /// default); off, orders stay `placed` as far as tradehook knows.
+    pub executions_feed: bool,
 }
 
 impl ExchangeConfig {
@@ -210,7 +219,10 @@ impl Default for ExchangeConfig {
             resend_expired: false,
             tier: Tier::Starter,
             paper_market_data: true,
+            paper_fee_pct: Decimal::new(40, 2),
             paper_balances: BTreeMap::new(),
+            kraken_ws_url: "wss://ws-auth.kraken.com/v2".into(),
+            executions_feed: true,
         }
     }
 }
@@ -298,6 +310,9 @@ pub struct RiskConfig {
     pub max_consecutive_exchange_failures: Option<u32>,
     /// Use a signal's `reference_price` for notional when no ticker price is at hand.
     pub trust_reference_price: bool,
+    /// On `POST /v1/admin/halt`, also cancel every order still open on the exchange
+    /// (`placed`, `partially_filled`), each recorded `canceled` by the kill switch.
+    pub cancel_open_orders_on_halt: bool,
 }
 
 impl Config {

@@ -76,6 +76,17 @@ impl Config {
                 "a balance cannot be negative",
             ));
         }
+        let ws = reqwest::Url::parse(&exchange.kraken_ws_url)
+            .map_err(|err| invalid("exchange.kraken_ws_url", err.to_string()))?;
+        if !matches!(ws.scheme(), "ws" | "wss") {
+            return Err(invalid("exchange.kraken_ws_url", "must be a ws(s) URL"));
+        }
+        if exchange.paper_fee_pct.is_sign_negative() || exchange.paper_fee_pct > Decimal::from(10) {
+            return Err(invalid(
+                "exchange.paper_fee_pct",
+                format!("{} is outside 0-10 (percent)", exchange.paper_fee_pct),
+            ));
+        }
         if exchange.mode != Mode::Paper {
             let key = exchange.api_key.as_ref().ok_or_else(|| {
                 invalid(

@@ -5,8 +5,10 @@
 //! REST client in [`kraken`]. Every answer carries the request as sent (never a key,
 //! secret or signature) and the raw response, so the executor can audit each attempt.
 
+pub mod cancel;
 pub mod kraken;
 pub mod paper;
+mod paper_fills;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -184,6 +186,31 @@ pub trait Exchange: Send + Sync + 'static {
 
     /// Account balances by Kraken asset id (`XXBT`), as `Balance` reports them.
     async fn balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError>;
+
+    /// The exchange's state of these orders by txid (Kraken `QueryOrders`: `open`,
+    /// `closed`, `canceled`, `expired`, ...), for settling what a disconnected feed
+    /// missed; the default knows none.
+    async fn order_states(
+        &self,
+        txids: &[String],
+    ) -> Result<HashMap<String, String>, ExchangeError> {
+        let _ = txids;
+        Ok(HashMap::new())
+    }
+
+    /// Cancels an open order (`CancelOrder`); the default cannot.
+    async fn cancel_order(&self, order: &cancel::CancelRequest) -> cancel::CancelAttempt {
+        cancel::CancelAttempt::unsupported(order)
+    }
+
+    /// The stream of what happens to our orders on this exchange (fills, completions,
+    /// cancels), for the fill recorder;
+    /// `None` when it reports none (or the stream was taken already).
+    fn take_fills(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::fills::ExecutionEvent>> {
+        None
+    }
 
     /// Current pair metadata (public `AssetPairs`).
     async fn asset_pairs(&self) -> Result<PairTable, ExchangeError>;

@@ -1,6 +1,10 @@
 //! The paper trader: a simulated exchange that places every order at once with a local
 //! txid. The default mode, so a new user can try the whole pipeline without a key.
 //!
+//! It fills what it places (module `paper_fills`): market orders at once at the
+//! last price, limit orders when marketable or once a later price crosses them,
+//! charging `exchange.paper_fee_pct` in the quote currency and moving its balances.
+//!
 //! Tests can script it to refuse, to delay, and to quote prices and balances. With
 //! [`PaperExchange::with_market_data`] it quotes Kraken's public prices and pairs when
 //! Kraken is reachable; nothing ever reaches Kraken's private API.
@@ -10,16 +14,18 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rand::Rng;
 use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::kraken::KrakenPublic;
+use super::paper_fills::{marketable, PaperBook, Resting};
 use super::{
     Attempt, AttemptOutcome, Exchange, ExchangeError, Lookup, LookupOutcome, OrderRequest,
 };
+use crate::fills::{ExecutionEvent, Liquidity};
 use crate::pairs::{PairInfo, PairTable};
+use crate::signal::OrderType;
 
 /// How the paper trader answers the next orders; changeable while it runs.
 #[derive(Debug, Default, Clone)]
@@ -41,6 +47,8 @@ pub struct PaperExchange {
     balances: Mutex<HashMap<String, Decimal>>,
     /// Kraken's public market data, used when no price is scripted.
     market_data: Option<KrakenPublic>,
+    /// Resting limit orders, the fee and the fill stream.
+    book: Mutex<PaperBook>,
 }
 
 impl PaperExchange {
@@ -53,6 +61,81 @@ impl PaperExchange {
             prices: Mutex::default(),
             balances: Mutex::default(),
             market_data: None,
+            book: Mutex::default(),
+        }
+    }
+
+    /// Charges `pct` percent of each fill's cost as its fee (default 0.40).
+    pub fn with_fee_pct(self, pct: Decimal) -> Self {
+        lock(&self.book).fee_pct = pct;
+        self
+    }
+
+    /// Starts from these balances (by Kraken asset id).
+    pub fn with_balances(self, balances: impl IntoIterator<Item = (String, Decimal)>) -> Self {
+        lock(&self.balances).extend(balances);
+        self
+    }
+
+    /// How many limit orders rest on the simulated book.
+    pub fn resting_count(&self) -> usize {
+        lock(&self.book).resting.len()
+    }
+
+    /// Fills the resting orders that the current price of their pair crosses (the
+    /// public ticker, or a scripted price); returns how many filled. Run periodically
+    /// when market data is on.
+    pub async fn poll_resting(&self) -> usize {
+        let pairs = lock(&self.book).resting_pairs();
+        let mut filled = 0;
+        for pair in pairs {
+            match self.last_price(&pair).await {
+                Ok(last) => filled += self.cross(&pair.altname, last),
+                Err(err) => tracing::debug!(pair = %pair.altname, %err, "no paper price"),
+            }
+        }
+        filled
+    }
+
+    fn cross(&self, altname: &str, last: Decimal) -> usize {
+        let mut book = lock(&self.book);
+        let mut balances = lock(&self.balances);
+        book.cross(altname, last, &mut balances)
+    }
+
+    /// Fills a newly placed order as far as the simulated market allows.
+    async fn execute(&self, order: &OrderRequest) {
+        let resting = Resting {
+            client_order_id: order.client_order_id,
+            pair: order.pair.clone(),
+            side: order.side,
+            price: order.price.unwrap_or_default(),
+            volume: order.volume,
+        };
+        let last = match order.order_type {
+            OrderType::Market | OrderType::Limit => self.last_price(&order.pair).await,
+            // Stop and take-profit orders wait for a trigger the paper trader does not
+            // simulate: they stay placed.
+            _ => return,
+        };
+        let book = lock(&self.book);
+        let mut balances = lock(&self.balances);
+        match (order.order_type, last) {
+            (OrderType::Market, Ok(last)) => {
+                book.fill(&resting, last, Liquidity::Taker, &mut balances);
+            }
+            (OrderType::Limit, Ok(last)) if marketable(order.side, resting.price, last) => {
+                book.fill(&resting, last, Liquidity::Taker, &mut balances);
+            }
+            (OrderType::Market, Err(err)) => {
+                tracing::warn!(order = %order.client_order_id, %err,
+                    "no paper price: the market order stays placed, unfilled");
+            }
+            _ => {
+                drop(balances);
+                let mut book = book;
+                book.resting.push(resting);
+            }
         }
     }
 
@@ -73,9 +156,11 @@ impl PaperExchange {
         lock(&self.script).delay = delay;
     }
 
-    /// Sets the simulated last price of a pair (by altname).
+    /// Sets the simulated last price of a pair (by altname); resting orders it
+    /// crosses fill.
     pub fn set_price(&self, altname: &str, price: Decimal) {
         lock(&self.prices).insert(altname.to_owned(), price);
+        self.cross(altname, price);
     }
 
     /// Sets the simulated balance of an asset (by Kraken asset id, e.g. `XXBT`).
@@ -98,14 +183,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A txid in Kraken's shape (`OABCDE-FGHIJ-KLMNOP`), prefixed `P` for paper.
 fn paper_txid() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut rng = rand::thread_rng();
-    let mut part = |n: usize| -> String {
-        (0..n)
-            .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-            .collect()
-    };
-    format!("P{}-{}-{}", part(5), part(5), part(6))
+    super::paper_fills::kraken_like_id("P", 5)
 }
 
 fn describe(order: &OrderRequest) -> serde_json::Value {
@@ -140,10 +218,18 @@ impl Exchange for PaperExchange {
             None => {
                 // A second AddOrder for the same ID answers with the first txid, so a
                 // bug upstream shows up as a repeated txid rather than a second order.
-                let txid = lock(&self.orders)
-                    .entry(order.client_order_id)
-                    .or_insert_with(paper_txid)
-                    .clone();
+                let (txid, new) = {
+                    let mut orders = lock(&self.orders);
+                    let new = !orders.contains_key(&order.client_order_id);
+                    let txid = orders
+                        .entry(order.client_order_id)
+                        .or_insert_with(paper_txid)
+                        .clone();
+                    (txid, new)
+                };
+                if new {
+                    self.execute(order).await;
+                }
                 let response = json!({"error": [], "result": {"txid": [txid]}});
                 (AttemptOutcome::Placed { txid }, response)
             }
@@ -189,6 +275,17 @@ impl Exchange for PaperExchange {
 
     async fn balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError> {
         Ok(lock(&self.balances).clone())
+    }
+
+    async fn cancel_order(
+        &self,
+        order: &super::cancel::CancelRequest,
+    ) -> super::cancel::CancelAttempt {
+        lock(&self.book).cancel(order)
+    }
+
+    fn take_fills(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<ExecutionEvent>> {
+        lock(&self.book).take_fills()
     }
 
     async fn asset_pairs(&self) -> Result<PairTable, ExchangeError> {

@@ -75,6 +75,11 @@ struct Inner {
 }
 
 impl Executor {
+    /// The exchange it sends to (for cancels, which do not go through the executor).
+    pub fn exchange(&self) -> &Arc<dyn Exchange> {
+        &self.inner.exchange
+    }
+
     /// An executor that will not send until [`Executor::recover`] has run. It takes
     /// the store's hand-off of new orders and starts its dispatcher and sweeper.
     pub fn new(

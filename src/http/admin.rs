@@ -97,6 +97,8 @@ pub async fn halt(State(app): State<AppState>, body: Bytes) -> Result<Json<Admin
             .unwrap_or("halted by the operator")
     );
     let newly = app.store.halt(&reason).await?;
+    let cancel_open = app.config.risk.cancel_open_orders_on_halt;
+    crate::fills::cancel::on_halt(&app.store, app.executor.exchange(), cancel_open);
     if newly {
         tracing::warn!(%reason, "trading halted");
     }

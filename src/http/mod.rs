@@ -2,12 +2,14 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cancel;
 pub mod error;
 pub mod export;
 pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod positions;
 pub mod rate_limit;
 pub mod signals;
 
@@ -45,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/export", get(export::export_orders))
         .route("/v1/orders/{client_order_id}", get(orders::get_order))
         .route("/v1/notifications", get(notifications::list_notifications))
+        .route("/v1/positions", get(positions::get_positions))
+        .route("/v1/stats", get(positions::get_stats))
         .route_layer(from_fn_with_state(state.clone(), auth::require_audit));
     let admin = Router::new()
         .route("/v1/admin/status", get(admin::get_status))
@@ -53,6 +57,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/notifications/{id}/redeliver",
             post(notifications::redeliver),
+        )
+        .route(
+            "/v1/orders/{client_order_id}/cancel",
+            post(cancel::cancel_order),
         )
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     let metrics = Router::new().route("/metrics", get(ops::metrics));

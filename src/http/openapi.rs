@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, export, notifications, ops, orders, signals};
+use super::{admin, cancel, export, notifications, ops, orders, positions, signals};
 
 /// The document.
 #[derive(OpenApi)]
@@ -27,6 +27,9 @@ use super::{admin, export, notifications, ops, orders, signals};
         ops::metrics,
         notifications::list_notifications,
         notifications::redeliver,
+        positions::get_positions,
+        positions::get_stats,
+        cancel::cancel_order,
     ),
     modifiers(&BearerTokens)
 )]

@@ -50,6 +50,7 @@ fn order(status: OrderStatus, source: &str) -> OrderRecord {
         updated_at: Utc::now(),
         signal,
         content_hash: String::new(),
+        execution: Default::default(),
     }
 }
 

@@ -15,7 +15,12 @@
 //! |---|---|
 //! | order rate | created in the last 60 s, any status but `rejected` |
 //! | daily notional | created today (UTC), any status but `rejected`, `failed`, `expired` |
-//! | bought since the balance read | buys `pending`/`unknown`, plus buys confirmed (`placed`, `validated`) since the read minus [`BALANCE_LAG_SECS`] |
+//! | bought since the balance read | buys `pending`/`unknown`, plus buys the exchange answered (`placed`, `validated`, `partially_filled`, `filled`, `canceled`) last changed since the read minus [`BALANCE_LAG_SECS`] |
+//!
+//! | … plus open buys from before the read | the unfilled remainder (`volume − filled_volume`) of buys still `placed`/`partially_filled` last changed before the read minus [`BALANCE_LAG_SECS`]: resting on the book, not in the balance |
+//!
+//! A fill or cancel changes an order that was already confirmed: its entry moves to
+//! the time of that change, as its `updated_at` does, so it is counted once.
 
 use std::collections::{HashMap, VecDeque};
 use std::str::FromStr;
@@ -83,7 +88,7 @@ struct Recent {
     source: String,
 }
 
-/// One buy the exchange confirmed, for the position rule.
+/// One buy the exchange confirmed, for the position rule; `at` is its last change.
 #[derive(Debug, Clone)]
 struct Confirmed {
     at: DateTime<Utc>,
@@ -94,6 +99,11 @@ struct Confirmed {
 /// What the ledger needs to know of an order to account for it.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderFacts<'a> {
+    /// The order's row id: what a later change of the same order replaces.
+    pub id: i64,
+    pub client_order_id: uuid::Uuid,
+    /// Base volume traded so far.
+    pub filled: Option<Decimal>,
     pub pair: &'a str,
     pub source: &'a str,
     pub side: Side,
@@ -114,8 +124,11 @@ pub struct RiskLedger {
     daily_notional: Decimal,
     /// Volume of `pending`/`unknown` buys, by pair.
     unsettled_buys: HashMap<String, Decimal>,
-    /// Buys confirmed recently, oldest first.
-    confirmed: VecDeque<Confirmed>,
+    /// Buys confirmed recently, by order row id.
+    confirmed: HashMap<i64, Confirmed>,
+    /// Buys on the book (`placed`, `partially_filled`), by client order ID: their
+    /// unfilled remainder, with the time of their last change.
+    open: HashMap<uuid::Uuid, Confirmed>,
     halt: Option<Halt>,
     failures: u32,
 }
@@ -136,7 +149,14 @@ fn is_unsettled(status: OrderStatus) -> bool {
 }
 
 fn is_confirmed(status: OrderStatus) -> bool {
-    matches!(status, OrderStatus::Placed | OrderStatus::Validated)
+    matches!(
+        status,
+        OrderStatus::Placed
+            | OrderStatus::Validated
+            | OrderStatus::PartiallyFilled
+            | OrderStatus::Filled
+            | OrderStatus::Canceled
+    )
 }
 
 /// Start of the UTC day of `now`.
@@ -192,8 +212,8 @@ impl RiskLedger {
             self.daily_notional = Decimal::ZERO;
         }
         let keep_from = now - Duration::minutes(CONFIRMED_RETENTION_MINUTES);
-        while self.confirmed.front().is_some_and(|c| c.at < keep_from) {
-            self.confirmed.pop_front();
+        if self.confirmed.values().any(|c| c.at < keep_from) {
+            self.confirmed.retain(|_, c| c.at >= keep_from);
         }
     }
 
@@ -203,10 +223,15 @@ impl RiskLedger {
             .iter()
             .filter_map(|pair| self.unsettled_buys.get(pair))
             .fold(Decimal::ZERO, |sum, v| sum.saturating_add(*v));
+        let resting = self
+            .open
+            .values()
+            .filter(|o| o.at < since && pairs.contains(&o.pair))
+            .fold(unsettled, |sum, o| sum.saturating_add(o.volume));
         self.confirmed
-            .iter()
+            .values()
             .filter(|c| c.at >= since && pairs.contains(&c.pair))
-            .fold(unsettled, |sum, c| sum.saturating_add(c.volume))
+            .fold(resting, |sum, c| sum.saturating_add(c.volume))
     }
 
     fn is_today(&self, at: DateTime<Utc>) -> bool {
@@ -267,12 +292,23 @@ impl RiskLedger {
                 }
             }
         }
+        self.open.remove(&order.client_order_id);
+        if to.is_open() {
+            let filled = order.filled.unwrap_or_default();
+            let resting = Confirmed {
+                at,
+                pair: order.pair.to_owned(),
+                volume: volume.saturating_sub(filled).max(Decimal::ZERO),
+            };
+            self.open.insert(order.client_order_id, resting);
+        }
         if is_confirmed(to) {
-            self.confirmed.push_back(Confirmed {
+            let confirmed = Confirmed {
                 at,
                 pair: order.pair.to_owned(),
                 volume,
-            });
+            };
+            self.confirmed.insert(order.id, confirmed);
         }
     }
 
@@ -354,27 +390,57 @@ impl RiskLedger {
             }
         }
         let keep_from = now - Duration::minutes(CONFIRMED_RETENTION_MINUTES);
-        let confirmed: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT updated_at, pair, volume FROM orders INDEXED BY orders_accepted_by_updated
+        let confirmed: Vec<(i64, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, updated_at, pair, volume FROM orders INDEXED BY orders_accepted_by_updated
              WHERE status <> 'rejected' AND updated_at >= ?
-               AND status IN ('placed', 'validated') AND side = 'buy'
+               AND status IN ('placed', 'validated', 'partially_filled', 'filled', 'canceled')
+               AND side = 'buy'
              ORDER BY updated_at, id",
         )
         .bind(keep_from.timestamp_millis())
         .fetch_all(&mut *conn)
         .await?;
-        for (at, pair, volume) in confirmed {
+        for (id, at, pair, volume) in confirmed {
             if let Some(volume) = volume {
-                ledger.confirmed.push_back(Confirmed {
-                    at: crate::store::from_millis(at),
-                    pair,
-                    volume: parse("volume", &volume)?,
-                });
+                ledger.confirmed.insert(
+                    id,
+                    Confirmed {
+                        at: crate::store::from_millis(at),
+                        pair,
+                        volume: parse("volume", &volume)?,
+                    },
+                );
             }
+        }
+        let open: Vec<OpenRow> = sqlx::query_as(
+            "SELECT client_order_id, updated_at, pair, volume, filled_volume
+             FROM orders INDEXED BY orders_by_status
+             WHERE status IN ('placed', 'partially_filled') AND side = 'buy'",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for (id, at, pair, volume, filled) in open {
+            let Some(volume) = volume else { continue };
+            let id = id
+                .parse()
+                .map_err(|e| sqlx::Error::Decode(format!("orders.client_order_id: {e}").into()))?;
+            let filled = filled.map(|f| parse("filled_volume", &f)).transpose()?;
+            let remainder = parse("volume", &volume)?
+                .saturating_sub(filled.unwrap_or_default())
+                .max(Decimal::ZERO);
+            let resting = Confirmed {
+                at: crate::store::from_millis(at),
+                pair,
+                volume: remainder,
+            };
+            ledger.open.insert(id, resting);
         }
         Ok(ledger)
     }
 }
+
+/// An open buy as loaded: client order ID, last change, pair, volume, filled volume.
+type OpenRow = (String, i64, String, Option<String>, Option<String>);
 
 fn parse(column: &str, text: &str) -> Result<Decimal, sqlx::Error> {
     Decimal::from_str(text).map_err(|err| {

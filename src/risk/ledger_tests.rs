@@ -31,6 +31,9 @@ enum Step {
     Claim(usize, usize, bool, bool, u32),
     /// Move the n-th recorded order (modulo) to this status, when legal.
     Change(usize, OrderStatus),
+    /// A fill of the n-th recorded order (modulo): trade id, volume in 0.01 units,
+    /// completes the order? A trade id repeats often, as after a reconnect.
+    Fill(usize, u8, u32, bool),
     /// Let this many seconds pass.
     Wait(i64),
     /// Restart: load the ledger afresh from the database.
@@ -45,11 +48,16 @@ fn step() -> impl Strategy<Value = Step> {
         OrderStatus::Validated,
         OrderStatus::Failed,
         OrderStatus::Expired,
+        OrderStatus::PartiallyFilled,
+        OrderStatus::Filled,
+        OrderStatus::Canceled,
     ]);
     prop_oneof![
         4 => (0..2usize, 0..2usize, any::<bool>(), prop::bool::weighted(0.2), 1..500u32)
             .prop_map(|(p, s, buy, refused, v)| Step::Claim(p, s, buy, refused, v)),
         4 => (any::<usize>(), status).prop_map(|(n, to)| Step::Change(n, to)),
+        3 => (any::<usize>(), 0..8u8, 1..200u32, any::<bool>())
+            .prop_map(|(n, trade, v, done)| Step::Fill(n, trade, v, done)),
         2 => prop_oneof![0..20i64, 20..90i64, Just(6 * 3600), Just(13 * 3600)].prop_map(Step::Wait),
         1 => Just(Step::Restart),
     ]
@@ -167,6 +175,22 @@ async fn run(steps: Vec<Step>) {
                 let _ = transition::apply(&mut conn, &mut ledger, &change, at).await;
             }
             Step::Change(..) => {}
+            Step::Fill(n, trade, volume, completes) if !ids.is_empty() => {
+                let fill = crate::fills::FillReport {
+                    client_order_id: ids[n % ids.len()],
+                    trade_id: format!("T{trade}"),
+                    volume: Decimal::new(i64::from(volume), 2),
+                    price: Decimal::new(2000, 0),
+                    fee: Decimal::new(8, 0),
+                    fee_currency: "ZUSD".into(),
+                    liquidity: crate::fills::Liquidity::Taker,
+                    at,
+                    completes,
+                };
+                // A repeated trade id or a fill the status cannot take changes nothing.
+                let _ = crate::store::fill::apply(&mut conn, &mut ledger, &fill, at).await;
+            }
+            Step::Fill(..) => {}
             Step::Wait(seconds) => at += Duration::seconds(seconds),
             Step::Restart => ledger = RiskLedger::load(&mut conn, at).await.unwrap(),
         }
@@ -261,4 +285,65 @@ async fn the_breaker_trips_in_the_ledger_and_the_database_together() {
     let reloaded = RiskLedger::load(&mut conn, now()).await.unwrap();
     assert_eq!(reloaded.halt(), ledger.halt());
     assert_eq!(reloaded.failures(), 2);
+}
+
+#[tokio::test]
+async fn a_buy_resting_since_before_the_balance_read_counts_its_unfilled_remainder() {
+    let (_dir, pool) = temp_db().await;
+    let mut conn = pool.acquire().await.unwrap();
+    let config = config();
+    let mut ledger = RiskLedger::load(&mut conn, now()).await.unwrap();
+    let claim = claim_for(&config, 0, 0, true, false, 100);
+    let Accepted::New(record) = claim::apply(&mut conn, &mut ledger, &claim, now())
+        .await
+        .unwrap()
+    else {
+        panic!("not accepted");
+    };
+    let placed = StatusChange {
+        client_order_id: record.client_order_id,
+        to: OrderStatus::Placed,
+        change: Change::because("test"),
+        effect: Effect::None,
+        breaker_limit: None,
+    };
+    transition::apply(&mut conn, &mut ledger, &placed, now())
+        .await
+        .unwrap();
+    let fill = crate::fills::FillReport {
+        client_order_id: record.client_order_id,
+        trade_id: "T-rest".into(),
+        volume: "0.4".parse().unwrap(),
+        price: "2000".parse().unwrap(),
+        fee: Decimal::ZERO,
+        fee_currency: "ZUSD".into(),
+        liquidity: crate::fills::Liquidity::Maker,
+        at: now(),
+        completes: false,
+    };
+    crate::store::fill::apply(&mut conn, &mut ledger, &fill, now())
+        .await
+        .unwrap();
+    // The balance is read a minute later: it shows the 0.4 traded, not the 0.6 still
+    // resting on the book, which the position rule must count.
+    let later = now() + Duration::seconds(60);
+    let pairs = vec!["XBTUSD".to_owned()];
+    let query = StateQuery {
+        pair: "XBTUSD",
+        source: "a",
+        base_pairs: &pairs,
+        balance_at: Some(later),
+        now: later,
+    };
+    assert_eq!(
+        ledger.state_for(&query).bought_since_balance,
+        "0.6".parse().unwrap()
+    );
+    assert_eq!(
+        sql_state(&mut conn, &query)
+            .await
+            .unwrap()
+            .bought_since_balance,
+        "0.6".parse().unwrap()
+    );
 }

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | order rate | all but `rejected` | each was an attempt on the exchange, even if it then failed or expired |
 //! | daily notional | all but `rejected`, `failed`, `expired` | those never traded; `validated` counts so validate mode behaves like live |
-//! | bought since the balance read | `pending`, `unknown` (any age) and `placed`, `validated` updated since the read minus [`BALANCE_LAG_SECS`] | they may have traded without the balance showing it yet |
+//! | bought since the balance read | the unfilled remainder of buys `placed`/`partially_filled` last changed before the read minus [`BALANCE_LAG_SECS`] (resting on the book), plus `pending`, `unknown` (any age) and every other status but `rejected`, `failed`, `expired` updated since the read minus [`BALANCE_LAG_SECS`] (`placed`, `validated`, `partially_filled`, `filled`, `canceled`; a fill updates its order) | they may have traded without the balance showing it yet |
 //!
 //! Times are Unix ms; decimals are exact text, summed here with `Decimal` (never in SQL,
 //! which would use floats). Migration `0002_risk_indexes.sql` keeps every query on an
@@ -131,11 +131,31 @@ async fn bought_since(
     for pair in pairs {
         select = select.bind(pair);
     }
-    let rows = select.fetch_all(conn).await?;
-    sum(rows
+    let rows = select.fetch_all(&mut *conn).await?;
+    let recent = sum(rows
         .iter()
         .filter_map(|(_, volume)| volume.as_deref())
-        .map(|v| parse("volume", v)))
+        .map(|v| parse("volume", v)))?;
+    // Buys resting on the book since before the read: their unfilled remainder.
+    let sql = format!(
+        "SELECT volume, filled_volume FROM orders
+         WHERE status IN ('placed', 'partially_filled') AND side = 'buy'
+           AND updated_at < ? AND pair IN ({list})"
+    );
+    let mut select = sqlx::query_as::<_, (Option<String>, Option<String>)>(&sql);
+    select = select.bind(since.timestamp_millis());
+    for pair in pairs {
+        select = select.bind(pair);
+    }
+    let resting = select.fetch_all(conn).await?;
+    let remainders = resting.iter().filter_map(|(volume, filled)| {
+        let volume = parse("volume", volume.as_deref()?);
+        let filled = filled
+            .as_deref()
+            .map_or(Ok(Decimal::ZERO), |f| parse("filled_volume", f));
+        Some(volume.and_then(|v| Ok(v.saturating_sub(filled?).max(Decimal::ZERO))))
+    });
+    sum(std::iter::once(Ok(recent)).chain(remainders))
 }
 
 #[cfg(test)]

@@ -232,10 +232,13 @@ async fn buys_the_balance_may_not_show_yet_are_counted() {
         ..Row::default()
     };
     insert_all(&mut conn, [pending, in_lag, other_pair]).await;
-    // Not counted: confirmed before the read, sells, refusals, failures, other assets.
+    // Not counted: filled before the read (the balance shows it), sells, refusals,
+    // failures, other assets. (A buy still `placed` since before the read would count
+    // as resting on the book: see the ledger's tests.)
     let before = now() - lag - Duration::milliseconds(1);
     let confirmed_and_sold = [
         Row {
+            status: "filled",
             updated_at: before,
             ..Row::default()
         },

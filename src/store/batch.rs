@@ -70,6 +70,8 @@ pub struct Plan {
     pub timings: [std::time::Duration; 3],
     /// Notifications to store and delivery outcomes (see `crate::notify::outbox`).
     pub outbox: crate::notify::outbox::OutboxPlan,
+    /// Fills to append (issue 11), for orders already in the table.
+    fills: Vec<crate::fills::sql::FillRow>,
 }
 
 impl Plan {
@@ -136,6 +138,12 @@ impl Plan {
         self.nonces.push((key_id, high_water));
     }
 
+    /// Appends a fill of the existing order `order_id`.
+    pub fn fill(&mut self, order_id: i64, report: crate::fills::FillReport) {
+        self.fills
+            .push(crate::fills::sql::FillRow { order_id, report });
+    }
+
     /// Replaces the cached pair table.
     pub fn save_pairs(&mut self, json: String, at: i64) {
         self.pairs = Some((json, at));
@@ -156,6 +164,7 @@ impl Plan {
         self.write_events(conn).await?;
         self.timings = [inserted, updated - inserted, started.elapsed() - updated];
         let now_ms = to_millis(now);
+        crate::fills::sql::insert(conn, &self.fills, now_ms).await?;
         if let Some(failures) = self.failures {
             control_ops::put(
                 conn,
@@ -248,7 +257,8 @@ impl Plan {
         let updates: Vec<&OrderRecord> = self.updates.values().collect();
         for chunk in updates.chunks(CHUNK) {
             let mut sql = QueryBuilder::<Sqlite>::new(
-                "WITH v(id, status, txid, error, deadline_at, resends, updated_at) AS (",
+                "WITH v(id, status, txid, error, deadline_at, resends, updated_at, \
+                 filled_volume, avg_price, fee, fee_currency, cost) AS (",
             );
             sql.push_values(chunk, |mut row, order| {
                 row.push_bind(order.id)
@@ -258,10 +268,19 @@ impl Plan {
                     .push_bind(order.deadline.map(to_millis))
                     .push_bind(order.resends)
                     .push_bind(to_millis(order.updated_at));
+                let execution = &order.execution;
+                let text = |v: Option<rust_decimal::Decimal>| v.map(|v| v.to_string());
+                row.push_bind(text(execution.filled_volume))
+                    .push_bind(text(execution.avg_price))
+                    .push_bind(text(execution.fee))
+                    .push_bind(execution.fee_currency.clone())
+                    .push_bind(text(execution.cost));
             });
             sql.push(
                 ") UPDATE orders SET status = v.status, txid = v.txid, error = v.error, \
-                 deadline_at = v.deadline_at, resends = v.resends, updated_at = v.updated_at \
+                 deadline_at = v.deadline_at, resends = v.resends, updated_at = v.updated_at, \
+                 filled_volume = v.filled_volume, avg_price = v.avg_price, fee = v.fee, \
+                 fee_currency = v.fee_currency, cost = v.cost \
                  FROM v WHERE orders.id = v.id",
             );
             sql.build().execute(&mut *conn).await?;

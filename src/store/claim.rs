@@ -72,6 +72,9 @@ pub fn userref_for(client_order_id: Uuid) -> i64 {
 /// What the ledger needs of a record.
 pub fn facts(record: &OrderRecord) -> OrderFacts<'_> {
     OrderFacts {
+        id: record.id,
+        client_order_id: record.client_order_id,
+        filled: record.execution.filled_volume,
         pair: &record.pair,
         source: &record.source,
         side: record.side,
@@ -154,6 +157,7 @@ pub fn plan(
         resends: 0,
         created_at: now,
         updated_at: now,
+        execution: crate::fills::Execution::default(),
         signal: signal.clone(),
         content_hash: claim.content_hash.clone(),
     };

@@ -16,6 +16,7 @@ pub mod claim;
 pub mod clock;
 mod control_ops;
 pub mod events;
+pub(crate) mod fill;
 pub mod listing;
 pub mod lock;
 pub mod orders;
@@ -147,6 +148,18 @@ impl Store {
     pub async fn change(&self, change: StatusChange) -> Result<OrderRecord, ChangeError> {
         self.writer
             .ask(|reply| Command::Write(Write::Change(Box::new(change), reply)))
+            .await
+            .map_err(ChangeError::Store)?
+    }
+
+    /// Records a fill reported by the exchange (planned by `store::fill`): once per
+    /// trade id.
+    pub async fn fill(
+        &self,
+        fill: crate::fills::FillReport,
+    ) -> Result<crate::fills::FillOutcome, ChangeError> {
+        self.writer
+            .ask(|reply| Command::Write(Write::Fill(Box::new(fill), reply)))
             .await
             .map_err(ChangeError::Store)?
     }

@@ -42,6 +42,9 @@ pub struct OrderRecord {
     pub resends: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What it traded so far (fills), flattened into the record.
+    #[serde(flatten)]
+    pub execution: crate::fills::Execution,
     /// The validated signal as received.
     pub signal: Signal,
     #[serde(skip)]
@@ -72,6 +75,11 @@ pub(super) struct OrderRow {
     resends: i64,
     created_at: i64,
     updated_at: i64,
+    filled_volume: Option<String>,
+    avg_price: Option<String>,
+    fee: Option<String>,
+    fee_currency: Option<String>,
+    cost: Option<String>,
 }
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
@@ -115,6 +123,13 @@ impl TryFrom<OrderRow> for OrderRecord {
             resends: row.resends,
             created_at: from_millis(row.created_at),
             updated_at: from_millis(row.updated_at),
+            execution: crate::fills::Execution {
+                filled_volume: decimal(row.filled_volume)?,
+                avg_price: decimal(row.avg_price)?,
+                fee: decimal(row.fee)?,
+                fee_currency: row.fee_currency,
+                cost: decimal(row.cost)?,
+            },
         })
     }
 }
@@ -190,7 +205,7 @@ impl From<sqlx::Error> for ChangeError {
 pub(super) const COLUMNS: &str =
     "id, client_order_id, source, strategy, pair, side, order_type, volume, \
      price, notional, status, txid, error, reasons, signal, content_hash, userref, deadline_at, \
-     resends, created_at, updated_at";
+     resends, created_at, updated_at, filled_volume, avg_price, fee, fee_currency, cost";
 
 /// The order with this client order ID, read inside the caller's transaction.
 pub async fn find(
@@ -294,6 +309,18 @@ pub async fn insert(
 pub async fn unsettled(reader: &SqlitePool) -> Result<Vec<OrderRecord>, StoreError> {
     let rows: Vec<OrderRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM orders WHERE status IN ('pending', 'unknown') ORDER BY id"
+    ))
+    .fetch_all(reader)
+    .await?;
+    rows.into_iter().map(OrderRecord::try_from).collect()
+}
+
+/// Orders on the exchange's book as far as we know (`placed`, `partially_filled`),
+/// with a txid, oldest first: what a resynchronised executions feed settles.
+pub async fn open_on_exchange(reader: &SqlitePool) -> Result<Vec<OrderRecord>, StoreError> {
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM orders INDEXED BY orders_by_status
+         WHERE status IN ('placed', 'partially_filled') AND txid IS NOT NULL ORDER BY id"
     ))
     .fetch_all(reader)
     .await?;

@@ -100,6 +100,7 @@ mod tests {
             resends: 0,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
+            execution: crate::fills::Execution::default(),
             signal,
             content_hash: String::new(),
         }

@@ -48,8 +48,8 @@ pub fn plan(
         .get_mut(client_order_id)
         .ok_or(ChangeError::NotFound(*client_order_id))?;
     let from = order.status;
-    transition(from, *to)?;
-    order.status = *to;
+    let to = transition(from, *to)?;
+    order.status = to;
     order.txid = change.txid.clone().or(order.txid.take());
     order.error = change.error.clone().or(order.error.take());
     order.deadline = change.deadline.or(order.deadline);
@@ -57,8 +57,8 @@ pub fn plan(
     order.updated_at = now;
     let record = order.clone();
     plan.update(record.clone());
-    plan.event(record.id, *to, event_text(change), now);
-    ledger.on_change(&facts(&record), from, *to, now);
+    plan.event(record.id, to, event_text(change), now);
+    ledger.on_change(&facts(&record), from, to, now);
     match effect {
         Effect::None => {}
         Effect::Reset => {

@@ -57,6 +57,11 @@ pub(crate) enum Write {
     Probe(Reply<()>),
     /// Notifications: new rows, a delivery outcome, a redelivery (see `crate::notify`).
     Outbox(crate::notify::outbox::OutboxWrite, Reply<()>),
+    /// A fill reported by the exchange (issue 11).
+    Fill(
+        Box<crate::fills::FillReport>,
+        oneshot::Sender<Result<crate::fills::FillOutcome, ChangeError>>,
+    ),
 }
 
 /// What the writer task is asked to do.
@@ -140,6 +145,10 @@ enum Done {
     ),
     Flag(Reply<bool>, Result<bool, StoreError>),
     Unit(Reply<()>, Result<(), StoreError>),
+    Fill(
+        oneshot::Sender<Result<crate::fills::FillOutcome, ChangeError>>,
+        Box<Result<crate::fills::FillOutcome, ChangeError>>,
+    ),
 }
 
 impl Done {
@@ -152,6 +161,7 @@ impl Done {
             Done::Change(reply, result) => drop(reply.send(*result)),
             Done::Flag(reply, result) => drop(reply.send(result)),
             Done::Unit(reply, result) => drop(reply.send(result)),
+            Done::Fill(reply, result) => drop(reply.send(*result)),
         }
     }
 
@@ -163,6 +173,7 @@ impl Done {
             Done::Change(reply, _) => drop(reply.send(Err(ChangeError::Store(err())))),
             Done::Flag(reply, _) => drop(reply.send(Err(err()))),
             Done::Unit(reply, _) => drop(reply.send(Err(err()))),
+            Done::Fill(reply, _) => drop(reply.send(Err(ChangeError::Store(err())))),
         }
     }
 }
@@ -277,6 +288,12 @@ impl WriterTask {
                         announce.push((record.client_order_id, record.status));
                         self.published.recent.put(record.clone());
                     }
+                    if let Done::Fill(_, result) = answer {
+                        if let Ok(crate::fills::FillOutcome::Recorded(record)) = result.as_ref() {
+                            announce.push((record.client_order_id, record.status));
+                            self.published.recent.put((**record).clone());
+                        }
+                    }
                 }
                 done.into_iter().for_each(|d| d.answer(&plan));
                 for order in plan.into_inserted() {
@@ -333,9 +350,30 @@ impl WriterTask {
             .filter_map(|write| match write {
                 Write::Claim(claim, _) => Some(claim.client_order_id),
                 Write::Change(change, _) => Some(change.client_order_id),
+                Write::Fill(fill, _) => Some(fill.client_order_id),
                 _ => None,
             })
             .collect();
+        let trade_ids: Vec<&str> = writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::Fill(fill, _) => Some(fill.trade_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        // Fills: which trade ids are recorded already, decided before planning.
+        let known_trades = if trade_ids.is_empty() {
+            Ok(std::collections::HashSet::new())
+        } else {
+            crate::fills::sql::known_trades(&mut self.conn, &trade_ids).await
+        };
+        let mut seen = match known_trades {
+            Ok(seen) => seen,
+            Err(err) => {
+                done.extend(writes.into_iter().map(unplanned));
+                return Err(err);
+            }
+        };
         // Only this task writes orders and it refreshes the cache after every commit,
         // so a cached record is exactly what the table holds: read the table only for
         // the rest (new claims, and orders older than the cache).
@@ -353,7 +391,7 @@ impl WriterTask {
         let mut claimed = HashMap::new();
         for write in writes {
             let answer = self
-                .plan_one(write, plan, &mut known, &mut claimed, now)
+                .plan_one(write, plan, &mut known, &mut claimed, &mut seen, now)
                 .await;
             done.push(answer);
         }
@@ -369,19 +407,24 @@ impl WriterTask {
         plan: &mut Plan,
         known: &mut HashMap<Uuid, OrderRecord>,
         claimed: &mut HashMap<Uuid, usize>,
+        seen: &mut std::collections::HashSet<String>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Done {
         if self.published.notify.get().is_none() {
-            return self.decide(write, plan, known, claimed, now).await;
+            return self.decide(write, plan, known, claimed, seen, now).await;
         }
         let halt_before = self.ledger.as_ref().and_then(|l| l.halt().cloned());
-        let done = self.decide(write, plan, known, claimed, now).await;
+        let done = self.decide(write, plan, known, claimed, seen, now).await;
         let (Some(routes), Some(ledger)) = (self.published.notify.get(), &self.ledger) else {
             return done;
         };
         let order = match &done {
             Done::Claim(_, Ok(Planned::Inserted(index, _)), _) => Some(plan.inserted(*index)),
             Done::Change(_, result) => result.as_ref().as_ref().ok(),
+            Done::Fill(_, result) => match result.as_ref() {
+                Ok(crate::fills::FillOutcome::Recorded(record)) => Some(&**record),
+                _ => None,
+            },
             _ => None,
         };
         let decided = crate::notify::events::Decided {
@@ -401,6 +444,7 @@ impl WriterTask {
         plan: &mut Plan,
         known: &mut HashMap<Uuid, OrderRecord>,
         claimed: &mut HashMap<Uuid, usize>,
+        seen: &mut std::collections::HashSet<String>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Done {
         let Some(ledger) = self.ledger.as_mut() else {
@@ -436,6 +480,10 @@ impl WriterTask {
                 plan.outbox.apply(write);
                 Done::Unit(reply, Ok(()))
             }
+            Write::Fill(fill, reply) => {
+                let result = super::fill::plan(plan, ledger, known, seen, &fill, now);
+                Done::Fill(reply, Box::new(result))
+            }
         }
     }
 }
@@ -460,6 +508,7 @@ fn unplanned(write: Write) -> Done {
         | Write::SavePairs(_, _, reply)
         | Write::Probe(reply)
         | Write::Outbox(_, reply) => Done::Unit(reply, Err(never())),
+        Write::Fill(_, reply) => Done::Fill(reply, Box::new(Err(ChangeError::Store(never())))),
     }
 }
 

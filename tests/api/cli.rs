@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::helpers::*;
 
-fn write_config(app: &TestApp, dir: &std::path::Path) -> std::path::PathBuf {
+pub fn write_config(app: &TestApp, dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("cli.toml");
     let toml = format!(
         "[database]\nurl = \"{}\"\n\n[[sources]]\nname = \"hook\"\nauth = \"hmac\"\nsecret = \"{HMAC_SECRET}\"\n\n\
@@ -15,7 +15,7 @@ fn write_config(app: &TestApp, dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-fn tradehook(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+pub fn tradehook(config: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tradehook"))
         .arg("--config")
         .arg(config)

@@ -14,6 +14,7 @@ use tokio::process::{Child, Command};
 
 use crate::helpers::*;
 use crate::support::fake_kraken::{Behaviour, FakeKraken};
+use crate::support::fake_kraken_ws::{filled, trade, FakeKrakenWs};
 
 /// A `tradehook serve` child process; killed if the test ends early.
 struct Service {
@@ -31,7 +32,8 @@ fn write_config(dir: &Path, kraken: &FakeKraken, deadline_secs: u64) -> std::pat
     let toml = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\naudit_token = \"{AUDIT_TOKEN}\"\n\n\
          [database]\nurl = \"sqlite://{db}\"\n\n\
-         [exchange]\nmode = \"live\"\nkraken_url = \"{url}\"\ndeadline_secs = {deadline_secs}\n\n\
+         [exchange]\nmode = \"live\"\nkraken_url = \"{url}\"\ndeadline_secs = {deadline_secs}\n\
+         executions_feed = false\n\n\
          [[sources]]\nname = \"hook\"\nauth = \"hmac\"\nsecret = \"{HMAC_SECRET}\"\n\n\
          [risk]\nallowed_pairs = [\"XBTUSD\"]\n",
         db = dir.join("tradehook.db").display(),
@@ -296,4 +298,83 @@ async fn killed_before_the_order_reached_kraken_the_restart_finds_it_expired() {
     );
     crashed.assert_nonces_kept_rising();
     second.kill().await;
+}
+
+#[tokio::test]
+async fn killed_between_a_fill_and_its_record_the_restart_records_it_once() {
+    let kraken = FakeKraken::start().await;
+    let ws = FakeKrakenWs::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &kraken, 5);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "executions_feed = false",
+        &format!("executions_feed = true\nkraken_ws_url = \"{}\"", ws.url),
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let service = Service::start(&config, &kraken).await;
+    wait_until("the feed subscribes", || ws.subscriptions().0 >= 1).await;
+    let id = service.post_buy("msg_fill_crash").await;
+    // The fake closes a market order at once: a resync may already record it
+    // `filled` (Kraken's QueryOrders says closed) before its trade arrives.
+    let order = service.wait_final(&id, Duration::from_secs(15)).await;
+    assert!(
+        ["placed", "filled"].contains(&order["status"].as_str().unwrap()),
+        "{order}"
+    );
+    // SIGKILL, then the order trades and completes on the exchange: the fill
+    // happened, its record did not.
+    service.kill().await;
+    ws.push(trade(&id, "TK-CRASH", 0.01, 50000.0, "filled"));
+    ws.push(filled(&id));
+    assert_eq!(stored_fills(&dir).await, 0);
+
+    let service = Service::start(&config, &kraken).await;
+    let started = Instant::now();
+    let order = loop {
+        let order = service.get_order(&id).await;
+        if order["status"] == "filled" && order["filled_volume"] == "0.01" {
+            break order;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not filled after restart: {order}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let fills = order["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["cause"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("fill TK-CRASH")
+        })
+        .count();
+    assert_eq!(fills, 1, "{order}");
+    assert_eq!(order["filled_volume"], "0.01");
+    // A third start sees the same trade in its snapshot again: still one fill.
+    service.kill().await;
+    let service = Service::start(&config, &kraken).await;
+    wait_until("the feed subscribes a third time", || {
+        ws.subscriptions().0 >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    service.kill().await;
+    assert_eq!(stored_fills(&dir).await, 1);
+}
+
+/// How many fills the database in `dir` holds, read while no service runs.
+async fn stored_fills(dir: &TempDir) -> i64 {
+    let url = format!("sqlite://{}", dir.path().join("tradehook.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let count = sqlx::query_scalar("SELECT COUNT(*) FROM fills")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    count
 }

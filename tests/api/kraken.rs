@@ -311,10 +311,11 @@ async fn paper_mode_quotes_kraken_public_prices_without_touching_the_private_api
     let app = paper_app(&kraken, true).await;
     let id = post_buy(&app, "msg_paper_public").await;
 
-    let order = app.wait_final(&id).await;
-    assert_eq!(order["status"], "placed", "{order}");
+    // The paper trader fills a market order at once, at Kraken's last trade.
+    let order = crate::fills::wait_status(&app, &id, "filled").await;
     assert!(order["txid"].as_str().unwrap().starts_with('P'), "{order}");
     assert_eq!(order["notional"], "610", "priced at Kraken's last trade");
+    assert_eq!(order["avg_price"], "61000", "{order}");
     assert!(kraken.calls("Ticker") >= 1);
     let private = ["AddOrder", "Balance", "OpenOrders", "ClosedOrders"];
     for method in private {

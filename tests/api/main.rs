@@ -3,8 +3,11 @@
 
 mod audit;
 mod auth;
+mod cancel;
 mod cli;
 mod crash;
+mod executions;
+mod fills;
 mod floods;
 mod formats;
 mod headroom;
@@ -18,6 +21,7 @@ mod liveness;
 mod logs;
 mod notify;
 mod ops;
+mod positions;
 mod risk;
 mod scripted;
 mod signals;

@@ -23,6 +23,8 @@ mod state;
 pub use state::FakeOrder;
 pub(crate) use state::{Shared, State};
 
+/// The WebSocket token `GetWebSocketsToken` hands out.
+pub const WS_TOKEN: &str = "fake-ws-token";
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -135,6 +137,8 @@ impl FakeKraken {
             kraken_url: self.url.clone(),
             api_key: Some(Secret::new(self.key.clone())),
             api_secret: Some(Secret::new(self.secret_b64.clone())),
+            // The executions feed needs a WebSocket fake (tests/support/fake_kraken_ws.rs).
+            executions_feed: false,
             ..ExchangeConfig::default()
         }
     }

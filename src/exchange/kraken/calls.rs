@@ -147,6 +147,39 @@ impl KrakenPrivate {
             .await
     }
 
+    /// `CancelOrder` by `key` (`txid` or `cl_ord_id`) = `id`, charged to `pair`'s
+    /// trading counter at Kraken's largest cancel penalty (8, a cancel within 5 s of
+    /// placing). The answer's raw body is kept for the audit trail.
+    pub async fn cancel_by(
+        &self,
+        key: &'static str,
+        id: &str,
+        pair: &str,
+    ) -> Result<Value, KrakenError> {
+        let fields = [(key, id.to_owned())];
+        let counter = Counter::Trading(pair.to_owned());
+        self.call("CancelOrder", &fields, counter, CANCEL_COST, QUERY_MAX_WAIT)
+            .await
+    }
+
+    /// `GetWebSocketsToken`: a token for one WebSocket connection (Kraken: valid
+    /// for 15 minutes to connect; a connection keeps it for its life).
+    pub async fn websockets_token(&self) -> Result<String, KrakenError> {
+        let result = self
+            .call(
+                "GetWebSocketsToken",
+                &[],
+                Counter::Private,
+                1.0,
+                QUERY_MAX_WAIT,
+            )
+            .await?;
+        result["token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| KrakenError::Parse("GetWebSocketsToken has no token".into()))
+    }
+
     /// `Balance`: amount by Kraken asset id (`XXBT`, `ZUSD`). Fails at once, unsent,
     /// if the rate model would make it wait more than [`BALANCE_MAX_WAIT`].
     pub async fn balance(&self) -> Result<HashMap<String, Decimal>, KrakenError> {

@@ -44,6 +44,9 @@ pub struct KrakenExchange {
     clock: SharedClock,
     kraken_clock: ClockWatch,
     lookups: LookupBatcher,
+    /// The `executions` feed (live mode with `exchange.executions_feed`), started
+    /// when its stream is taken.
+    feed: std::sync::Mutex<Option<super::ws::Feed>>,
 }
 
 impl std::fmt::Debug for KrakenExchange {
@@ -99,7 +102,14 @@ impl KrakenExchange {
             limiter,
             clock.clone(),
         ));
+        let feed = (config.mode == Mode::Live && config.executions_feed).then(|| super::ws::Feed {
+            url: config.kraken_ws_url.clone(),
+            private: private.clone(),
+            min_backoff: super::ws::MIN_BACKOFF,
+            max_backoff: super::ws::MAX_BACKOFF,
+        });
         Ok(KrakenExchange {
+            feed: std::sync::Mutex::new(feed),
             mode: config.mode,
             lookups: LookupBatcher::new(private.clone(), kraken_clock.clone()),
             kraken_clock,
@@ -227,6 +237,49 @@ impl Exchange for KrakenExchange {
             elapsed: started.elapsed(),
             outcome,
         }
+    }
+
+    async fn cancel_order(
+        &self,
+        order: &crate::exchange::cancel::CancelRequest,
+    ) -> crate::exchange::cancel::CancelAttempt {
+        super::cancel::cancel(&self.private, order).await
+    }
+
+    async fn order_states(
+        &self,
+        txids: &[String],
+    ) -> Result<HashMap<String, String>, ExchangeError> {
+        let mut states = HashMap::new();
+        // QueryOrders takes at most 50 txids.
+        for chunk in txids.chunks(50) {
+            let found = self
+                .private
+                .query_orders(chunk)
+                .await
+                .map_err(|e| ExchangeError(e.to_string()))?;
+            if let Some(map) = found.as_object() {
+                for (txid, order) in map {
+                    if let Some(status) = order["status"].as_str() {
+                        states.insert(txid.clone(), status.to_owned());
+                    }
+                }
+            }
+        }
+        Ok(states)
+    }
+
+    fn take_fills(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::fills::ExecutionEvent>> {
+        let feed = self
+            .feed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()?;
+        let (events, stream) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(feed.run(events));
+        Some(stream)
     }
 
     async fn find_order(&self, order: &OrderRequest) -> Lookup {

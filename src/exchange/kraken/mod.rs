@@ -24,6 +24,7 @@
 
 pub mod batch;
 pub mod calls;
+pub mod cancel;
 pub mod client;
 pub mod clock_sync;
 pub mod errors;
@@ -37,6 +38,8 @@ pub mod public;
 pub mod rate_limit;
 pub mod round;
 pub mod sign;
+pub mod ws;
+pub mod ws_messages;
 
 pub use client::KrakenError;
 pub use exchange::KrakenExchange;

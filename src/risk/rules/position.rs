@@ -1,7 +1,8 @@
 //! Position: a buy may not take the base asset's holding above `risk.max_position`
 //! (a table by base asset, `XBT = "0.5"`). The holding is the exchange balance (the
-//! paper trader's in paper mode), read a few seconds ago, plus what this service
-//! bought since that read (the balance may not show it yet).
+//! paper trader's in paper mode, which fills move), read a few seconds ago, plus what
+//! the balance may not show yet: buys unsettled or answered since that read, and the
+//! unfilled remainder of buys resting on the book (see `risk::ledger`).
 //!
 //! Sells are never refused by this rule and, conservatively, do not lower the
 //! estimate until the next balance read shows them.

@@ -202,7 +202,9 @@ pub(super) fn query_orders(shared: &Shared, form: &Form) -> Response {
 
 pub(super) fn cancel(shared: &Shared, form: &Form) -> Response {
     let mut state = shared.state();
-    let id = field(form, "txid").unwrap_or("");
+    let id = field(form, "txid")
+        .or_else(|| field(form, "cl_ord_id"))
+        .unwrap_or("");
     let order = state
         .orders
         .iter_mut()
