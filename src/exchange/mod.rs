@@ -185,6 +185,13 @@ pub trait Exchange: Send + Sync + 'static {
     /// Account balances by Kraken asset id (`XXBT`), as `Balance` reports them.
     async fn balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError>;
 
+    /// The balances available for trading by Kraken asset id: what is not held by
+    /// open orders (Kraken `BalanceEx`). Percent sizing reads these. The default, for
+    /// a venue without holds (the paper trader), is [`Exchange::balances`].
+    async fn available_balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError> {
+        self.balances().await
+    }
+
     /// Current pair metadata (public `AssetPairs`).
     async fn asset_pairs(&self) -> Result<PairTable, ExchangeError>;
 

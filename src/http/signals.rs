@@ -216,7 +216,8 @@ async fn resolve_pair(app: &AppState, format: Format, signal: &mut Signal) -> Re
 }
 
 /// Turns a `percent` size into an amount: that share of the available quote balance
-/// for a buy, of the base balance for a sell (balances cached a few seconds). An
+/// for a buy, of the base balance for a sell (Kraken `BalanceEx`: balance less what
+/// open orders hold; `exchange.paper_balances` in paper mode; cached a few seconds). An
 /// unknown pair is left for the risk rules to refuse, recorded.
 async fn size_percent(app: &AppState, signal: &mut Signal) -> Result<(), ApiError> {
     let Some(percent) = signal.percent else {
@@ -229,7 +230,7 @@ async fn size_percent(app: &AppState, signal: &mut Signal) -> Result<(), ApiErro
         Side::Buy => &pair.quote,
         Side::Sell => &pair.base,
     };
-    let balance = app.intake.balance(asset).await.map_err(|err| {
+    let balance = app.intake.available_balance(asset).await.map_err(|err| {
         tracing::warn!(error = %err, "cannot read the balance to size a percent signal");
         ApiError::ExchangeUnavailable("the balance for a percentage size".into())
     })?;

@@ -265,6 +265,11 @@ impl FakeKraken {
             .balances
             .insert(asset.to_owned(), amount);
     }
+
+    /// Sets what open orders hold of an asset (`BalanceEx` `hold_trade`).
+    pub fn set_hold_trade(&self, asset: &str, amount: Decimal) {
+        self.shared.state().holds.insert(asset.to_owned(), amount);
+    }
 }
 
 /// Accepts connections; each runs on its own task, which a handler can end abruptly

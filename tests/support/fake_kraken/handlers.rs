@@ -151,6 +151,22 @@ async fn private(
                 .collect();
             ok(Value::Object(balances))
         }
+        "BalanceEx" => balance_ex(&shared),
         _ => refuse("EGeneral:Unknown method"),
     }
+}
+
+/// `BalanceEx` as Kraken documents it: per asset, `balance` and `hold_trade` as strings.
+fn balance_ex(shared: &Shared) -> Response {
+    let state = shared.state();
+    let entries: Map<String, Value> = state
+        .balances
+        .iter()
+        .map(|(asset, balance)| {
+            let hold = state.holds.get(asset).copied().unwrap_or_default();
+            let entry = json!({"balance": balance.to_string(), "hold_trade": hold.to_string()});
+            (asset.clone(), entry)
+        })
+        .collect();
+    ok(Value::Object(entries))
 }
