@@ -18,6 +18,7 @@ mod liveness;
 mod logs;
 mod notify;
 mod ops;
+mod order_filters;
 mod risk;
 mod scripted;
 mod signals;

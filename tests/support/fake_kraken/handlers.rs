@@ -74,8 +74,11 @@ async fn public(
         }
         "SystemStatus" => ok(json!({"status": "online", "timestamp": Utc::now().to_rfc3339()})),
         "AssetPairs" => {
-            let all: Value =
+            let mut all: Value =
                 serde_json::from_str(include_str!("../../../src/pairs_snapshot.json")).unwrap();
+            if let Value::Object(all) = &mut all {
+                all.extend(state.extra_pairs.clone());
+            }
             ok(all)
         }
         "Ticker" => {
