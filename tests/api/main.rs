@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod auth_limit;
 mod cli;
 mod crash;
 mod floods;
