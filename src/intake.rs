@@ -110,12 +110,17 @@ impl Intake {
         self.market.pairs(&*self.exchange).await
     }
 
-    /// The balance of `asset` (a Kraken asset id such as `ZUSD`), cached a few seconds.
-    pub async fn balance(
+    /// The balance of `asset` available for trading (Kraken `BalanceEx`: not held by
+    /// open orders; the paper balance in paper mode), cached a few seconds.
+    pub async fn available_balance(
         &self,
         asset: &str,
     ) -> Result<rust_decimal::Decimal, crate::exchange::ExchangeError> {
-        Ok(self.market.balance(&*self.exchange, asset).await?.amount)
+        Ok(self
+            .market
+            .available_balance(&*self.exchange, asset)
+            .await?
+            .amount)
     }
 
     /// Claims `signal` under `client_order_id`. A retry of a recorded signal is answered

@@ -1,6 +1,8 @@
 //! The Kraken client against the fake Kraken: signing, nonces, every scripted fault
 //! and its classification, lookups, public data, and nonce persistence.
 
+#[path = "kraken_client/balances.rs"]
+mod balances;
 #[path = "kraken_client/clock.rs"]
 mod clock;
 #[path = "kraken_client/concurrency.rs"]

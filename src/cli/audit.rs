@@ -27,6 +27,7 @@ pub struct AuditArgs {
     /// validated, failed, expired, rejected).
     #[arg(long)]
     pub status: Option<String>,
+    /// Only this pair, in any spelling signals may use (`XBTUSD`, `BTC/USD`).
     #[arg(long)]
     pub pair: Option<String>,
     #[arg(long)]
@@ -91,11 +92,23 @@ pub async fn run(config: &Config, args: AuditArgs) -> anyhow::Result<()> {
         limit: Some(args.limit.to_string()),
         ..ListQuery::default()
     };
-    let filter = query.filter().map_err(|e| anyhow::anyhow!("{e}"))?;
     let limit = query.limit().map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = Store::open(&config.database, Arc::new(crate::clock::SystemClock))
         .await
         .with_context(|| format!("opening {}", config.database.url))?;
+    // The pair table the service last fetched, else the built-in one: `--pair` takes
+    // the spellings signals may use.
+    let table = match crate::store::pair_cache::load(&store).await {
+        Ok(Some((table, _))) => table,
+        _ => crate::pairs::PairTable::snapshot(),
+    };
+    let filter = match query.filter(&table) {
+        Ok(filter) => filter,
+        Err(e) => {
+            store.close().await;
+            anyhow::bail!("{e}");
+        }
+    };
     let found = orders::list(store.reader(), &filter, limit).await?;
     store.close().await;
     match args.format {

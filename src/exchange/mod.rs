@@ -212,6 +212,13 @@ pub trait Exchange: Send + Sync + 'static {
         None
     }
 
+    /// The balances available for trading by Kraken asset id: what is not held by
+    /// open orders (Kraken `BalanceEx`). Percent sizing reads these. The default, for
+    /// a venue without holds (the paper trader), is [`Exchange::balances`].
+    async fn available_balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError> {
+        self.balances().await
+    }
+
     /// Current pair metadata (public `AssetPairs`).
     async fn asset_pairs(&self) -> Result<PairTable, ExchangeError>;
 

@@ -31,8 +31,10 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("content type must be application/json")]
     UnsupportedMediaType,
+    /// Too many failed authentications from the client's address; retry after this
+    /// many seconds.
     #[error("too many requests")]
-    TooManyRequests,
+    TooManyRequests(u64),
     /// The exchange could not tell what the signal needs (a balance): nothing was
     /// recorded or sent.
     #[error("exchange unavailable: {0}")]
@@ -154,13 +156,20 @@ impl IntoResponse for ApiError {
                     "send the signal as application/json, text/plain or application/x-www-form-urlencoded",
                 ),
             ),
-            ApiError::TooManyRequests => (
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorBody::new(
+            ApiError::TooManyRequests(retry_after) => {
+                let body = ErrorBody::new(
                     "too_many_requests",
-                    "too many failed authentications from this address; slow down",
-                ),
-            ),
+                    format!(
+                        "too many failed authentications from this address; retry in \
+                         {retry_after} s"
+                    ),
+                );
+                let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, retry_after.into());
+                return response;
+            }
             ApiError::ExchangeUnavailable(what) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorBody::new(

@@ -128,7 +128,8 @@ pub async fn export_orders(
             "the export has no paging; it streams every match",
         ));
     }
-    let filter = query.filter()?;
+    let table = app.intake.pair_table().await;
+    let filter = query.filter(&table)?;
     let reader = app.store.reader().clone();
     let header_line = match format {
         Format::Csv => csv_line(&CSV_COLUMNS.map(String::from)).ok(),

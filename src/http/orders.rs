@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
+use crate::formats::pairs::{self, Resolution};
 use crate::order::OrderStatus;
+use crate::pairs::PairTable;
 use crate::store::events::{self, Event};
 use crate::store::orders::{self, OrderFilter, OrderRecord};
 
@@ -26,7 +28,8 @@ const DEFAULT_LIMIT: u32 = 100;
 pub struct ListQuery {
     /// Only this status.
     pub status: Option<String>,
-    /// Only this pair (`XBTUSD` or `XBT/USD`).
+    /// Only this pair, in any spelling a signal may use (`XBTUSD`, `BTC/USD`,
+    /// `KRAKEN:BTCUSD`); an unknown or ambiguous name is a 400.
     pub pair: Option<String>,
     /// Only this source.
     pub source: Option<String>,
@@ -55,8 +58,9 @@ fn timestamp(field: &str, text: &Option<String>) -> Result<Option<DateTime<Utc>>
 }
 
 impl ListQuery {
-    /// The validated filter; each bad value is a 400 naming its parameter.
-    pub fn filter(&self) -> Result<OrderFilter, ApiError> {
+    /// The validated filter; each bad value is a 400 naming its parameter. The pair
+    /// is resolved through `table` as signals' pairs are.
+    pub fn filter(&self, table: &PairTable) -> Result<OrderFilter, ApiError> {
         let status = self
             .status
             .as_deref()
@@ -68,9 +72,7 @@ impl ListQuery {
         let pair = self
             .pair
             .as_deref()
-            .map(|p| {
-                crate::signal::normalize_pair(p).map_err(|e| ApiError::field("pair", e.message))
-            })
+            .map(|sent| filter_pair(table, sent))
             .transpose()?;
         Ok(OrderFilter {
             status,
@@ -95,6 +97,22 @@ impl ListQuery {
                 )),
             },
         }
+    }
+}
+
+/// A `pair` filter as the Kraken altname orders are recorded under, resolved by the
+/// signals' resolver: a name no Kraken pair has, or more than one has, is a 400.
+fn filter_pair(table: &PairTable, sent: &str) -> Result<String, ApiError> {
+    match pairs::resolve(table, sent) {
+        Ok(Resolution::Pair(altname)) => Ok(altname),
+        Ok(Resolution::Unknown(_)) => Err(ApiError::field(
+            "pair",
+            format!(
+                "`{}` is not a pair in Kraken's pair table",
+                sent.chars().take(32).collect::<String>().escape_debug()
+            ),
+        )),
+        Err(message) => Err(ApiError::field("pair", message)),
     }
 }
 
@@ -142,7 +160,8 @@ pub async fn list_orders(
         return Err(ApiError::field("format", "only for /v1/orders/export"));
     }
     let limit = query.limit()?;
-    let orders = orders::list(app.store.reader(), &query.filter()?, limit).await?;
+    let table = app.intake.pair_table().await;
+    let orders = orders::list(app.store.reader(), &query.filter(&table)?, limit).await?;
     let next_cursor = match orders.last() {
         Some(last) if orders.len() == limit as usize => Some(encode_cursor(last.id)),
         _ => None,

@@ -3,8 +3,9 @@
 //! - Requests that fail authentication (forged signatures, wrong or missing secrets,
 //!   unknown sources) are counted per client address; past the allowance
 //!   (`server.rate_limit_per_minute`) such requests are answered `429` instead of
-//!   `401`. The count is taken *after* authentication, so a valid signal from a busy
-//!   or attacked address is never refused or delayed by it.
+//!   `401`, with `Retry-After` (whole seconds until the address may fail again). The
+//!   count is taken *after* authentication, so a valid signal from a busy or attacked
+//!   address is never refused or delayed by it.
 //! - An authenticated source may opt into its own allowance
 //!   (`[[sources]] max_signals_per_minute`, off by default); past it a signal is
 //!   answered `429` with `Retry-After`, counted and logged.
@@ -68,16 +69,19 @@ impl IngressLimiter {
         limiter
     }
 
-    /// Counts a failed authentication from `client`; whether it may still be answered
-    /// `401` (`false`: the address is over its allowance, answer `429`).
-    pub fn allow_failure(&self, client: IpAddr) -> bool {
+    /// Counts a failed authentication from `client`: `Ok` when it may still be
+    /// answered `401`, else (the address is over its allowance: answer `429`) how long
+    /// until the allowance has room again.
+    pub fn allow_failure(&self, client: IpAddr) -> Result<(), Duration> {
         let Some(limiter) = &self.failures else {
-            return true;
+            return Ok(());
         };
         if limiter.len() > MAX_TRACKED {
             limiter.retain_recent();
         }
-        limiter.check_key(&client).is_ok()
+        limiter
+            .check_key(&client)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Counts an authenticated signal of `source`: `Ok` when it may proceed, else how
@@ -92,6 +96,13 @@ impl IngressLimiter {
     }
 }
 
+/// A wait as a `Retry-After` value: whole seconds, rounded up, at least 1 (`0` would
+/// invite an immediate retry that the limit refuses again).
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    whole.max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,19 +113,32 @@ mod tests {
         let limiter = IngressLimiter::new(Some(60));
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let allowed = (0..20).filter(|_| limiter.allow_failure(a)).count();
+        let allowed = (0..20).filter(|_| limiter.allow_failure(a).is_ok()).count();
         assert_eq!(allowed, 6, "burst of 6 (a tenth of 60, at least 5)");
+        let wait = limiter.allow_failure(a).unwrap_err();
         assert!(
-            limiter.allow_failure(b),
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "one failure a second: {wait:?}"
+        );
+        assert!(
+            limiter.allow_failure(b).is_ok(),
             "another address has its own bucket"
         );
+    }
+
+    #[test]
+    fn a_retry_after_is_whole_seconds_rounded_up_and_never_zero() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(100)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(2)), 2);
+        assert_eq!(retry_after_secs(Duration::from_millis(2_001)), 3);
     }
 
     #[test]
     fn no_limit_or_zero_allows_every_failure() {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         for limiter in [IngressLimiter::new(None), IngressLimiter::new(Some(0))] {
-            assert!((0..1000).all(|_| limiter.allow_failure(a)));
+            assert!((0..1000).all(|_| limiter.allow_failure(a).is_ok()));
         }
     }
 

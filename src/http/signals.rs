@@ -60,7 +60,7 @@ pub struct WaitQuery {
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not application/json, text/plain or application/x-www-form-urlencoded", body = ErrorBody),
         (status = 422, description = "Refused by risk rules; the refusal is recorded", body = ErrorBody),
-        (status = 429, description = "Too many failed authentications from this address, or over the source's `max_signals_per_minute` (with `Retry-After`)", body = ErrorBody),
+        (status = 429, description = "Too many failed authentications from this address, or over the source's `max_signals_per_minute`; both with `Retry-After` (seconds)", body = ErrorBody),
         (status = 503, description = "Database unavailable: nothing recorded or sent", body = ErrorBody),
     )
 )]
@@ -87,7 +87,7 @@ pub async fn post_signal(
         Err(ApiError::RiskRefused(_)) => "refused",
         Err(ApiError::PayloadTooLarge(_)) => "too_large",
         Err(ApiError::UnsupportedMediaType) => "not_json",
-        Err(ApiError::TooManyRequests) => "rate_limited",
+        Err(ApiError::TooManyRequests(_)) => "rate_limited",
         Err(ApiError::SourceRateLimited(_)) => "source_rate_limited",
         Err(ApiError::Unavailable(_)) => "unavailable",
         Err(ApiError::ExchangeUnavailable(_)) => "unavailable",
@@ -139,7 +139,9 @@ async fn receive(
     };
     if let Err(retry) = app.limiter.allow_signal(&source.name) {
         tracing::warn!(source = %source.name, "signal refused: over the source's max_signals_per_minute");
-        return Err(ApiError::SourceRateLimited(retry.as_secs().max(1)));
+        return Err(ApiError::SourceRateLimited(
+            super::rate_limit::retry_after_secs(retry),
+        ));
     }
     let wait = wait
         .map_err(|e| ApiError::field("wait", e.body_text()))?
@@ -181,13 +183,13 @@ async fn receive(
     }
 }
 
-/// A failed authentication (or an unknown source): `401`, or `429` once the client
-/// address is over its allowance of failures. Valid signals never reach this.
+/// A failed authentication (or an unknown source): `401`, or `429` with `Retry-After`
+/// once the client address is over its allowance of failures. Valid signals never
+/// reach this.
 fn refuse_unauthenticated(app: &AppState, client: IpAddr) -> ApiError {
-    if app.limiter.allow_failure(client) {
-        ApiError::Unauthorized
-    } else {
-        ApiError::TooManyRequests
+    match app.limiter.allow_failure(client) {
+        Ok(()) => ApiError::Unauthorized,
+        Err(wait) => ApiError::TooManyRequests(super::rate_limit::retry_after_secs(wait)),
     }
 }
 
@@ -216,7 +218,8 @@ async fn resolve_pair(app: &AppState, format: Format, signal: &mut Signal) -> Re
 }
 
 /// Turns a `percent` size into an amount: that share of the available quote balance
-/// for a buy, of the base balance for a sell (balances cached a few seconds). An
+/// for a buy, of the base balance for a sell (Kraken `BalanceEx`: balance less what
+/// open orders hold; `exchange.paper_balances` in paper mode; cached a few seconds). An
 /// unknown pair is left for the risk rules to refuse, recorded.
 async fn size_percent(app: &AppState, signal: &mut Signal) -> Result<(), ApiError> {
     let Some(percent) = signal.percent else {
@@ -229,7 +232,7 @@ async fn size_percent(app: &AppState, signal: &mut Signal) -> Result<(), ApiErro
         Side::Buy => &pair.quote,
         Side::Sell => &pair.base,
     };
-    let balance = app.intake.balance(asset).await.map_err(|err| {
+    let balance = app.intake.available_balance(asset).await.map_err(|err| {
         tracing::warn!(error = %err, "cannot read the balance to size a percent signal");
         ApiError::ExchangeUnavailable("the balance for a percentage size".into())
     })?;

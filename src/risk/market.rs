@@ -67,6 +67,8 @@ pub struct MarketData {
     pairs: Mutex<PairsCache>,
     tickers: Mutex<HashMap<String, PriceQuote>>,
     balances: Mutex<Option<(Balances, DateTime<Utc>)>>,
+    /// Available balances (`BalanceEx`), for percent sizing.
+    available: Mutex<Option<(Balances, DateTime<Utc>)>>,
     /// Where a freshly fetched pair table is kept across restarts.
     store: Option<Store>,
 }
@@ -95,6 +97,7 @@ impl MarketData {
             }),
             tickers: Mutex::default(),
             balances: Mutex::default(),
+            available: Mutex::default(),
             store: None,
         }
     }
@@ -185,16 +188,38 @@ impl MarketData {
         exchange: &dyn Exchange,
         asset: &str,
     ) -> Result<BalanceQuote, ExchangeError> {
+        self.cached_balance(&self.balances, exchange.balances(), asset)
+            .await
+    }
+
+    /// The balance of `asset` available for trading (not held by open orders; Kraken
+    /// `BalanceEx`, the paper balance in paper mode), cached like [`Self::balance`].
+    pub async fn available_balance(
+        &self,
+        exchange: &dyn Exchange,
+        asset: &str,
+    ) -> Result<BalanceQuote, ExchangeError> {
+        self.cached_balance(&self.available, exchange.available_balances(), asset)
+            .await
+    }
+
+    /// `asset` from `cache` when younger than the balance TTL, else from `fetch`.
+    async fn cached_balance(
+        &self,
+        cache: &Mutex<Option<(Balances, DateTime<Utc>)>>,
+        fetch: impl std::future::Future<Output = Result<HashMap<String, Decimal>, ExchangeError>>,
+        asset: &str,
+    ) -> Result<BalanceQuote, ExchangeError> {
         let now = self.clock.now();
-        let cached = lock(&self.balances)
+        let cached = lock(cache)
             .as_ref()
             .filter(|(_, at)| now - *at < self.ttls.balance)
             .cloned();
         let (balances, at) = match cached {
             Some(hit) => hit,
             None => {
-                let fresh = (Arc::new(exchange.balances().await?), now);
-                *lock(&self.balances) = Some(fresh.clone());
+                let fresh = (Arc::new(fetch.await?), now);
+                *lock(cache) = Some(fresh.clone());
                 fresh
             }
         };

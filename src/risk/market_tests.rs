@@ -212,3 +212,59 @@ async fn a_fetched_pair_table_replaces_the_snapshot_until_it_is_due() {
     let table = market.pairs(&Unreachable::default()).await;
     assert!(table.get("ETHUSD").is_none());
 }
+
+/// An exchange holding part of its balance for open orders, counting balance reads.
+#[derive(Default)]
+struct Held {
+    available_calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Exchange for Held {
+    async fn add_order(&self, _: &OrderRequest) -> Attempt {
+        unimplemented!("not used by the market data")
+    }
+    async fn find_order(&self, _: &OrderRequest) -> Lookup {
+        unimplemented!("not used by the market data")
+    }
+    async fn last_price(&self, _: &PairInfo) -> Result<Decimal, ExchangeError> {
+        Ok(dec("50000"))
+    }
+    async fn balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError> {
+        Ok(HashMap::from([("XXBT".to_owned(), dec("1"))]))
+    }
+    async fn available_balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError> {
+        self.available_calls.fetch_add(1, Ordering::SeqCst);
+        Ok(HashMap::from([("XXBT".to_owned(), dec("0.4"))]))
+    }
+    async fn asset_pairs(&self) -> Result<PairTable, ExchangeError> {
+        Ok(PairTable::snapshot())
+    }
+}
+
+#[tokio::test]
+async fn available_balances_are_cached_apart_from_the_total_balances() {
+    let clock = ManualClock::new(now());
+    let market = MarketData::new(Arc::new(clock.clone()));
+    let held = Held::default();
+    let available = market.available_balance(&held, "XXBT").await.unwrap();
+    assert_eq!(available.amount, dec("0.4"));
+    assert_eq!(
+        market.balance(&held, "XXBT").await.unwrap().amount,
+        dec("1")
+    );
+    clock.advance(Duration::seconds(4));
+    market.available_balance(&held, "XXBT").await.unwrap();
+    assert_eq!(held.available_calls.load(Ordering::SeqCst), 1, "cached");
+    clock.advance(Duration::seconds(1));
+    market.available_balance(&held, "XXBT").await.unwrap();
+    assert_eq!(held.available_calls.load(Ordering::SeqCst), 2, "expired");
+}
+
+#[tokio::test]
+async fn in_paper_mode_the_available_balance_is_the_paper_balance() {
+    let (_, market, paper) = setup();
+    paper.set_balance("ZUSD", dec("1000"));
+    let available = market.available_balance(&paper, "ZUSD").await.unwrap();
+    assert_eq!(available.amount, dec("1000"));
+}

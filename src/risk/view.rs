@@ -21,7 +21,8 @@ pub struct PriceQuote {
 /// The balance of one asset and when it was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct BalanceQuote {
-    /// Kraken `Balance` of the asset (zero when Kraken did not list it).
+    /// Kraken `Balance` of the asset, or for percent sizing the available balance
+    /// from `BalanceEx` (zero when Kraken did not list it).
     pub amount: Decimal,
     /// When this service read the balances; orders since then are not in `amount`.
     pub at: DateTime<Utc>,

@@ -89,6 +89,20 @@ async fn send_signs_and_posts_to_a_running_server_and_audit_reads_it_back() {
     let orders: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(orders.as_array().unwrap().len(), 1);
     assert_eq!(orders[0]["volume"], "0.01");
+
+    // `--pair` takes the spellings signals take; an unknown pair fails naming it.
+    let config = dir.path().join("cli.toml");
+    let output = tokio::task::spawn_blocking(move || {
+        let found = tradehook(&config, &["audit", "--format", "json", "--pair", "BTC/USD"]);
+        (found, tradehook(&config, &["audit", "--pair", "FOOBAR"]))
+    })
+    .await
+    .unwrap();
+    let orders: serde_json::Value = serde_json::from_slice(&output.0.stdout).unwrap();
+    assert_eq!(orders.as_array().unwrap().len(), 2);
+    assert!(!output.1.status.success());
+    let stderr = String::from_utf8_lossy(&output.1.stderr);
+    assert!(stderr.contains("FOOBAR"), "{stderr}");
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod auth_limit;
 mod cancel;
 mod cli;
 mod crash;
@@ -21,6 +22,7 @@ mod liveness;
 mod logs;
 mod notify;
 mod ops;
+mod order_filters;
 mod positions;
 mod risk;
 mod scripted;

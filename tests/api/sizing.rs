@@ -3,6 +3,8 @@
 
 use crate::formats::{json_of, now, post, with_format_sources, OCTOBOT, TV_ALERT};
 use crate::helpers::*;
+use crate::support::fake_kraken::FakeKraken;
+use tradehook::config::Mode;
 
 #[tokio::test]
 async fn percent_sizing_takes_a_share_of_the_available_balance() {
@@ -36,4 +38,29 @@ async fn percent_sizing_takes_a_share_of_the_available_balance() {
     let (status, error) = json_of(post(&app, "octobot-token", "text/plain", &nothing).await).await;
     assert_eq!(status, 400, "{error}");
     assert_eq!(error["field"], "percent");
+}
+
+#[tokio::test]
+async fn in_live_mode_percent_sizing_leaves_out_what_open_orders_hold() {
+    let kraken = FakeKraken::start().await;
+    kraken.set_price("XBTUSD", "50000".parse().unwrap());
+    kraken.set_balance("ZUSD", "1000".parse().unwrap());
+    kraken.set_hold_trade("ZUSD", "900".parse().unwrap());
+    let app = spawn_app_on_kraken(kraken.exchange_config(Mode::Live), with_format_sources).await;
+    let alert = TV_ALERT
+        .replace("TIMENOW", &now())
+        .replace(r#""contracts": "0.001""#, r#""percent": "50""#);
+    let (status, order) =
+        json_of(post(&app, "tradingview-token", "text/plain", &alert).await).await;
+    assert_eq!(status, 202, "{order}");
+    assert_eq!(
+        order["volume"], "0.001",
+        "50% of the 100 USD not held (not of the 1000 balance) at 50000: {order}"
+    );
+    assert_eq!(
+        kraken.calls("BalanceEx"),
+        1,
+        "{:?}",
+        kraken.methods_called()
+    );
 }

@@ -269,6 +269,16 @@ impl FakeKraken {
             .balances
             .insert(asset.to_owned(), amount);
     }
+
+    /// Serves one more `AssetPairs` entry (Kraken's fields) under pair id `id`.
+    pub fn add_pair(&self, id: &str, entry: serde_json::Value) {
+        self.shared.state().extra_pairs.insert(id.to_owned(), entry);
+    }
+
+    /// Sets what open orders hold of an asset (`BalanceEx` `hold_trade`).
+    pub fn set_hold_trade(&self, asset: &str, amount: Decimal) {
+        self.shared.state().holds.insert(asset.to_owned(), amount);
+    }
 }
 
 /// Accepts connections; each runs on its own task, which a handler can end abruptly

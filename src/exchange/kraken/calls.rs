@@ -1,11 +1,11 @@
 //! The private calls that place nothing: `OpenOrders`, `ClosedOrders`, `QueryOrders`,
-//! `CancelOrder`, `Balance`.
+//! `CancelOrder`, `Balance`, `BalanceEx`.
 //!
 //! Each is charged to the client-side rate model before it is sent, and no wait for
 //! the model is unbounded: a call that would have to wait longer than its bound is
 //! not sent and fails with a clear [`KrakenError::NotSent`]. `Balance` sits in a new
 //! signal's path (the risk check reads it), so its bound is short
-//! ([`BALANCE_MAX_WAIT`]); the risk engine then refuses fail-closed. Order lookups
+//! ([`BALANCE_MAX_WAIT`]), and so is `BalanceEx`'s (percent sizing reads it); the risk engine then refuses fail-closed. Order lookups
 //! do not come through here one by one: [`super::batch`] charges and sends them.
 
 use std::collections::HashMap;
@@ -200,5 +200,81 @@ impl KrakenPrivate {
                 Ok((asset, amount))
             })
             .collect()
+    }
+
+    /// `BalanceEx`: the balance available for trading by Kraken asset id, as Kraken
+    /// documents it: `balance + credit - credit_used - hold_trade` (absent fields are
+    /// zero). Costs 1 on the private counter, like `Balance`, with the same short
+    /// bound ([`BALANCE_MAX_WAIT`]).
+    pub async fn balance_ex(&self) -> Result<HashMap<String, Decimal>, KrakenError> {
+        let result = self
+            .call("BalanceEx", &[], Counter::Private, 1.0, BALANCE_MAX_WAIT)
+            .await;
+        let Value::Object(map) = result? else {
+            return Err(KrakenError::Parse(
+                "BalanceEx result is not an object".into(),
+            ));
+        };
+        map.into_iter()
+            .map(|(asset, entry)| {
+                let available = available_of(&asset, &entry)?;
+                Ok((asset, available))
+            })
+            .collect()
+    }
+}
+
+/// One `BalanceEx` entry's field as a decimal (a string or a number; absent: zero).
+fn decimal_field(asset: &str, entry: &Value, name: &str) -> Result<Decimal, KrakenError> {
+    let text = match entry.get(name) {
+        None | Some(Value::Null) => return Ok(Decimal::ZERO),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    Decimal::from_str(&text)
+        .map_err(|e| KrakenError::Parse(format!("BalanceEx {name} of {asset}: {e}")))
+}
+
+/// The available balance of one `BalanceEx` entry; `balance` is required.
+fn available_of(asset: &str, entry: &Value) -> Result<Decimal, KrakenError> {
+    if entry.get("balance").is_none() {
+        return Err(KrakenError::Parse(format!(
+            "BalanceEx entry of {asset} has no balance"
+        )));
+    }
+    let field = |name| decimal_field(asset, entry, name);
+    let (balance, credit) = (field("balance")?, field("credit")?);
+    let (credit_used, hold_trade) = (field("credit_used")?, field("hold_trade")?);
+    balance
+        .checked_add(credit)
+        .and_then(|x| x.checked_sub(credit_used))
+        .and_then(|x| x.checked_sub(hold_trade))
+        .ok_or_else(|| KrakenError::Parse(format!("BalanceEx of {asset} overflows")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_available_balance_is_balance_plus_credit_less_credit_used_and_holds() {
+        let entry = json!({"balance": "100", "credit": "10", "credit_used": "4",
+                           "hold_trade": "30.5"});
+        assert_eq!(available_of("ZUSD", &entry).unwrap(), Decimal::new(755, 1));
+        let numbers = json!({"balance": 1.2435, "hold_trade": 0.8423});
+        assert_eq!(
+            available_of("XXBT", &numbers).unwrap(),
+            Decimal::new(4012, 4)
+        );
+    }
+
+    #[test]
+    fn a_balance_ex_entry_without_a_balance_or_with_a_bad_number_is_a_parse_error() {
+        let missing = available_of("ZUSD", &json!({"hold_trade": "1"})).unwrap_err();
+        assert!(missing.to_string().contains("ZUSD"), "{missing}");
+        let bad = available_of("ZUSD", &json!({"balance": "1", "hold_trade": "x"}));
+        assert!(bad.unwrap_err().to_string().contains("hold_trade"));
     }
 }

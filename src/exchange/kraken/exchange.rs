@@ -300,6 +300,13 @@ impl Exchange for KrakenExchange {
             .map_err(|e| ExchangeError(e.to_string()))
     }
 
+    async fn available_balances(&self) -> Result<HashMap<String, Decimal>, ExchangeError> {
+        self.private
+            .balance_ex()
+            .await
+            .map_err(|e| ExchangeError(e.to_string()))
+    }
+
     async fn asset_pairs(&self) -> Result<PairTable, ExchangeError> {
         self.public
             .asset_pairs()

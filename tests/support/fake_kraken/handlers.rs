@@ -74,8 +74,11 @@ async fn public(
         }
         "SystemStatus" => ok(json!({"status": "online", "timestamp": Utc::now().to_rfc3339()})),
         "AssetPairs" => {
-            let all: Value =
+            let mut all: Value =
                 serde_json::from_str(include_str!("../../../src/pairs_snapshot.json")).unwrap();
+            if let Value::Object(all) = &mut all {
+                all.extend(state.extra_pairs.clone());
+            }
             ok(all)
         }
         "Ticker" => {
@@ -153,6 +156,22 @@ async fn private(
                 .collect();
             ok(Value::Object(balances))
         }
+        "BalanceEx" => balance_ex(&shared),
         _ => refuse("EGeneral:Unknown method"),
     }
+}
+
+/// `BalanceEx` as Kraken documents it: per asset, `balance` and `hold_trade` as strings.
+fn balance_ex(shared: &Shared) -> Response {
+    let state = shared.state();
+    let entries: Map<String, Value> = state
+        .balances
+        .iter()
+        .map(|(asset, balance)| {
+            let hold = state.holds.get(asset).copied().unwrap_or_default();
+            let entry = json!({"balance": balance.to_string(), "hold_trade": hold.to_string()});
+            (asset.clone(), entry)
+        })
+        .collect();
+    ok(Value::Object(entries))
 }

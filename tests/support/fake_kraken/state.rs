@@ -53,6 +53,10 @@ pub(crate) struct State {
     pub(crate) orders: Vec<FakeOrder>,
     pub(crate) prices: HashMap<String, Decimal>,
     pub(crate) balances: BTreeMap<String, Decimal>,
+    /// `BalanceEx` `hold_trade` by asset: what open orders hold of each balance.
+    pub(crate) holds: BTreeMap<String, Decimal>,
+    /// `AssetPairs` entries served besides the built-in snapshot's.
+    pub(crate) extra_pairs: serde_json::Map<String, serde_json::Value>,
     pub(crate) calls: BTreeMap<String, usize>,
     pub(crate) held: usize,
     /// When the first `AddOrder` carrying each `cl_ord_id` arrived (whatever its fate).
@@ -86,6 +90,8 @@ impl State {
                 ("ZUSD".to_owned(), Decimal::new(100_000, 0)),
                 ("XXBT".to_owned(), Decimal::new(15, 1)),
             ]),
+            holds: BTreeMap::new(),
+            extra_pairs: serde_json::Map::new(),
             calls: BTreeMap::new(),
             held: 0,
             arrivals: HashMap::new(),
