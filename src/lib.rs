@@ -30,5 +30,7 @@ pub mod order;
 pub mod pairs;
 pub mod risk;
 pub mod secret;
+pub mod serve;
 pub mod signal;
 pub mod store;
+pub mod tls;

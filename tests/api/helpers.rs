@@ -52,6 +52,7 @@ pub fn base_config(db_url: &str) -> Config {
             allowed_pairs: None,
             allowed_order_types: None,
             max_orders_per_minute: None,
+            require_client_cert: None,
         },
         SourceConfig {
             name: "tv".into(),
@@ -62,6 +63,7 @@ pub fn base_config(db_url: &str) -> Config {
             allowed_pairs: None,
             allowed_order_types: None,
             max_orders_per_minute: None,
+            require_client_cert: None,
         },
     ];
     config.risk.allowed_pairs = vec!["XBTUSD".into(), "ETHUSD".into()];

@@ -15,6 +15,8 @@ mod ops;
 mod risk;
 mod scripted;
 mod signals;
+mod slow_clients;
+mod slowloris;
 #[path = "../support/mod.rs"]
 mod support;
 mod validation;
