@@ -19,4 +19,5 @@ mod slow_clients;
 mod slowloris;
 #[path = "../support/mod.rs"]
 mod support;
+mod tls;
 mod validation;
