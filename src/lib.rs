@@ -27,6 +27,7 @@ pub mod ingress;
 pub mod intake;
 pub mod metrics;
 pub mod order;
+pub mod outcome_log;
 pub mod pairs;
 pub mod risk;
 pub mod secret;

@@ -11,6 +11,7 @@ mod idempotency;
 mod instances;
 mod kraken;
 mod liveness;
+mod logs;
 mod ops;
 mod risk;
 mod scripted;

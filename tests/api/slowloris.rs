@@ -16,10 +16,10 @@ const SLOW_CONNECTIONS: usize = 1_000;
 const HEADER_TIMEOUT_SECS: u64 = 3;
 
 /// The binary as a child process, killed when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    base: String,
-    log: std::path::PathBuf,
+    pub base: String,
+    pub log: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -38,7 +38,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn serve_under_ulimit(nofile: u32) -> Served {
+/// The binary on a free loopback port, its open-file limit set to `nofile`, its
+/// stderr in a file: an `hmac` source `hook`, XBTUSD the only pair allowed.
+pub(crate) async fn serve_under_ulimit(nofile: u32) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let config = dir.path().join("tradehook.toml");
