@@ -28,13 +28,13 @@ use crate::store::lock::DatabaseLock;
 use crate::store::Store;
 use crate::tls::Https;
 
-/// What can be swapped in for tests: the clock, the exchange, and the roots client
-/// certificates must chain to (the public roots otherwise).
+/// What can be swapped in for tests: the clock, the exchange, and the roots TLS
+/// peers must chain to (the public roots otherwise).
 #[derive(Clone, Default)]
 pub struct Overrides {
     pub clock: Option<SharedClock>,
     pub exchange: Option<Arc<dyn Exchange>>,
-    pub client_cert_roots: Option<Arc<rustls::RootCertStore>>,
+    pub trust: crate::tls::TrustOverrides,
 }
 
 /// A built, migrated service, ready to serve.
@@ -50,7 +50,7 @@ impl App {
     /// Opens the database, applies migrations and wires the pipeline.
     pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> {
         let config = Arc::new(config);
-        let https = crate::tls::from_config(&config, overrides.client_cert_roots.clone())
+        let https = crate::tls::from_config(&config, overrides.trust.clone())
             .context("setting up HTTPS")?;
         // One instance per database, before anything touches it (src/store/lock.rs).
         let lock = crate::store::lock::acquire(&config.database.url)?;
@@ -141,6 +141,7 @@ impl App {
                 let every = Duration::from_secs(config.server.tls_reload_secs);
                 background.push(files.watch(every));
             }
+            background.extend(https.acme_task);
             options.tls = Some(https.listener);
         }
         let local = listener.local_addr()?;

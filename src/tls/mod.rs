@@ -1,10 +1,11 @@
 //! HTTPS, terminated in-process with rustls (ring; TLS 1.2 and 1.3 only).
 //!
 //! The certificate comes from PEM files reloaded when they change ([`reload`]) or from
-//! an ACME CA (`acme`, when built in). Sources may require TradingView's client certificate
+//! an ACME CA ([`acme`]). Sources may require TradingView's client certificate
 //! ([`client_cert`]): it is requested at every handshake, never required there, and
 //! checked per source. [`redirect`] is the optional plain-HTTP redirect listener.
 
+pub mod acme;
 pub mod client_cert;
 pub mod redirect;
 pub mod reload;
@@ -109,20 +110,31 @@ pub struct Https {
     pub listener: Arc<TlsListener>,
     /// The certificate files, when they are watched for changes.
     pub files: Option<Arc<reload::FileCert>>,
+    /// The ACME task, when certificates come from an ACME CA.
+    pub acme_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Roots to trust instead of the public ones (tests, private CAs).
+#[derive(Clone, Default)]
+pub struct TrustOverrides {
+    /// What TLS client certificates must chain to.
+    pub client_certs: Option<Arc<RootCertStore>>,
+    /// What the ACME directory's HTTPS certificate must chain to.
+    pub acme_directory: Option<Arc<RootCertStore>>,
 }
 
 /// Builds HTTPS from `config` (`None` when neither certificate files nor ACME are
-/// set). `client_roots` replaces the public roots for client certificates (tests).
+/// set), starting the ACME task if there is one (so: inside the runtime).
 pub fn from_config(
     config: &crate::config::Config,
-    client_roots: Option<Arc<RootCertStore>>,
+    trust: TrustOverrides,
 ) -> anyhow::Result<Option<Https>> {
     let server = &config.server;
     let wants_client_cert = config
         .sources
         .iter()
         .any(|source| source.require_client_cert.is_some());
-    let client_roots = wants_client_cert.then(|| client_roots.unwrap_or_else(public_roots));
+    let client_roots = wants_client_cert.then(|| trust.client_certs.unwrap_or_else(public_roots));
     match (&server.tls_cert, &server.tls_key) {
         (Some(cert), Some(key)) => {
             let files = Arc::new(reload::FileCert::load(cert, key)?);
@@ -130,6 +142,16 @@ pub fn from_config(
             Ok(Some(Https {
                 listener: Arc::new(listener),
                 files: Some(files),
+                acme_task: None,
+            }))
+        }
+        _ if !server.acme_domains.is_empty() => {
+            let acme = acme::start(server, trust.acme_directory)?;
+            let listener = TlsListener::new(acme.resolver, client_roots, true)?;
+            Ok(Some(Https {
+                listener: Arc::new(listener),
+                files: None,
+                acme_task: Some(acme.task),
             }))
         }
         _ => Ok(None),

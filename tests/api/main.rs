@@ -1,6 +1,7 @@
 //! Integration tests through the HTTP API of a running tradehook, on the paper
 //! exchange and on the fake Kraken.
 
+mod acme;
 mod audit;
 mod auth;
 mod cli;

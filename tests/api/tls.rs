@@ -109,7 +109,10 @@ async fn spawn_https(
         exchange: Some(Arc::new(tradehook::exchange::paper::PaperExchange::new(
             tradehook::pairs::PairTable::snapshot(),
         ))),
-        client_cert_roots: client_roots,
+        trust: tradehook::tls::TrustOverrides {
+            client_certs: client_roots,
+            acme_directory: None,
+        },
         ..Overrides::default()
     };
     let app = App::build(config, overrides).await.expect("app builds");
