@@ -68,7 +68,8 @@ pub async fn get_status(State(app): State<AppState>) -> Result<Json<AdminStatus>
 
 #[utoipa::path(post, path = "/v1/admin/halt", tag = "admin", security(("admin_token" = [])),
     request_body(content = Option<HaltRequest>, content_type = "application/json"),
-    responses((status = 200, body = AdminStatus), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = AdminStatus), (status = 400, description = "A malformed body", body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
 /// `POST /v1/admin/halt`: refuse every new signal until resumed.
 pub async fn halt(State(app): State<AppState>, body: Bytes) -> Result<Json<AdminStatus>, ApiError> {
     let request: HaltRequest = if body.iter().all(u8::is_ascii_whitespace) {

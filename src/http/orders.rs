@@ -40,7 +40,8 @@ pub struct ListQuery {
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Export only: `csv` or `ndjson`.
+    /// Export only: `csv` or `ndjson` (documented on the export alone).
+    #[param(ignore)]
     pub format: Option<String>,
 }
 
@@ -170,6 +171,7 @@ pub struct OrderDetail {
     security(("audit_token" = [])),
     responses(
         (status = 200, description = "The order with its events, oldest first", body = OrderDetail),
+        (status = 400, description = "The client order ID is not a UUID", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 404, description = "No such order", body = ErrorBody),
     )
