@@ -355,6 +355,17 @@ impl Config {
         Ok(config)
     }
 
+    /// Parses and validates a TOML document alone: no environment, no secret files
+    /// (what the fuzz and property tests feed arbitrary text to).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|err| ConfigError::Load(describe_figment_error(err)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Reads `secret_file` of each source into `secret`.
     fn read_source_secret_files(&mut self) -> Result<(), ConfigError> {
         for (i, source) in self.sources.iter_mut().enumerate() {

@@ -100,11 +100,12 @@ impl ListQuery {
 }
 
 /// Cursors are opaque to clients; today they wrap the last row id seen.
-fn encode_cursor(id: i64) -> String {
+pub fn encode_cursor(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("o{id}"))
 }
 
-fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+/// The row id inside a cursor this service issued; anything else is a `400`.
+pub fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
