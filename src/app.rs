@@ -192,6 +192,7 @@ fn log_start(config: &Config, address: SocketAddr, https: bool, max_connections:
     let sources: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
     tracing::info!(
         url = %format!("{scheme}://{address}"),
+        %address,
         mode = ?config.exchange.mode,
         sources = %sources.join(","),
         database = %config.database.url,
