@@ -13,8 +13,8 @@ use tokio::time::Instant;
 
 use crate::http::error::ApiError;
 
-/// Reads `body` until it ends, until more than `limit` bytes have come (the handler
-/// then refuses it as too large), or until `deadline` (answered with `408`).
+/// Reads `body` until it ends, or answers instead: `413` once more than `limit` bytes
+/// have come (for every route alike), `408` at `deadline`.
 pub async fn read_by_deadline<B>(body: B, limit: usize, deadline: Instant) -> Result<Body, Response>
 where
     B: http_body::Body<Data = bytes::Bytes> + Unpin,
@@ -26,21 +26,20 @@ where
         let mut body = body;
         let mut buffer = BytesMut::new();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|_| ())?;
+            let frame =
+                frame.map_err(|_| ApiError::field("body", "the request body could not be read"))?;
             if let Ok(data) = frame.into_data() {
                 buffer.extend_from_slice(&data);
                 if buffer.len() > limit {
-                    break;
+                    return Err(ApiError::PayloadTooLarge(limit));
                 }
             }
         }
-        Ok::<_, ()>(buffer.freeze())
+        Ok(buffer.freeze())
     };
     match tokio::time::timeout_at(deadline, read).await {
         Ok(Ok(bytes)) => Ok(Body::from(bytes)),
-        Ok(Err(())) => {
-            Err(ApiError::field("body", "the request body could not be read").into_response())
-        }
+        Ok(Err(refusal)) => Err(refusal.into_response()),
         Err(_) => Err(timed_out()),
     }
 }
@@ -70,6 +69,14 @@ mod tests {
         let read = read_by_deadline(body, 100, deadline).await.unwrap();
         let bytes = read.collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], b"{\"a\":1}");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_answered_413() {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let body = http_body_util::Full::new(bytes::Bytes::from(vec![b'x'; 101]));
+        let response = read_by_deadline(body, 100, deadline).await.unwrap_err();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[tokio::test]

@@ -136,3 +136,37 @@ async fn one_address_over_its_connection_cap_is_cut_off_while_others_are_served(
     assert_eq!(status, 200);
     drop(held);
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_413_on_every_route() {
+    let app = spawn_app_with(|c| c.server.body_limit_bytes = 1024).await;
+    let reason = "x".repeat(4096);
+    let response = app
+        .client
+        .post(format!("{}/v1/admin/halt", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"reason":"{reason}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let status: serde_json::Value = app
+        .client
+        .get(format!("{}/v1/admin/status", app.address))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["halted"], false,
+        "the oversized halt must not apply: {status}"
+    );
+    let signal = app
+        .post_hook("msg_big", &format!("{:<2048}", market_buy("0.01")))
+        .await;
+    assert_eq!(signal.status(), 413);
+}

@@ -323,3 +323,16 @@ async fn a_source_requiring_tradingviews_certificate_accepts_only_that_certifica
         assert_eq!(request.send().await.unwrap().status(), 202);
     }
 }
+
+#[tokio::test]
+async fn a_client_that_never_completes_the_handshake_is_cut_off_after_the_header_timeout() {
+    let ca = TestCa::new("CA");
+    let app = spawn_https(&ca.server(), None, |c| c.server.header_timeout_secs = 1).await;
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    use tokio::io::AsyncReadExt as _;
+    let mut buffer = [0u8; 64];
+    let started = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(15), stream.read(&mut buffer)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
