@@ -44,6 +44,8 @@ pub struct App {
     lock: Option<DatabaseLock>,
     /// HTTPS, when `[server]` configures it.
     https: Option<Https>,
+    /// Outbound notifications (issue 12).
+    notifier: crate::notify::Notifier,
 }
 
 impl App {
@@ -54,7 +56,7 @@ impl App {
             .context("setting up HTTPS")?;
         // One instance per database, before anything touches it (src/store/lock.rs).
         let lock = crate::store::lock::acquire(&config.database.url)?;
-        let config_limit = config.server.rate_limit_per_minute;
+        let limiter = IngressLimiter::from_config(&config);
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::open(&config.database, clock.clone())
             .await
@@ -88,14 +90,18 @@ impl App {
             market,
             metrics.clone(),
         );
+        let notifier = crate::notify::Notifier::start(&store, &config, clock.clone(), &metrics)
+            .await
+            .context("starting notifications")?;
         Ok(App {
+            notifier,
             state: AppState {
                 config,
                 store,
                 intake,
                 executor,
                 clock,
-                limiter: IngressLimiter::new(config_limit),
+                limiter,
                 metrics,
             },
             lock,
@@ -111,7 +117,12 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let App { state, lock, https } = self;
+        let App {
+            state,
+            lock,
+            notifier,
+            https,
+        } = self;
         // Released only after the last write below (the store's close).
         let _lock = lock;
         let executor = state.executor.clone();
@@ -171,6 +182,7 @@ impl App {
         tracing::info!("shutting down: finishing in-flight submissions");
         recovery.abort();
         executor.shutdown(grace).await;
+        notifier.stop().await;
         store.close().await;
         Ok(())
     }
@@ -204,7 +216,11 @@ fn log_start(config: &Config, address: SocketAddr, https: bool, max_connections:
 fn default_exchange(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn Exchange>> {
     match config.exchange.mode {
         Mode::Paper => {
-            let paper = PaperExchange::new(PairTable::snapshot());
+            let pairs = PairTable::snapshot();
+            let paper = PaperExchange::new(pairs.clone());
+            for (asset, amount) in &config.exchange.paper_balances {
+                paper.set_balance(&crate::pairs::asset_id(&pairs, asset), *amount);
+            }
             if !config.exchange.paper_market_data {
                 return Ok(Arc::new(paper));
             }

@@ -28,10 +28,12 @@ pub enum Delivery<'a> {
     WebhookId(&'a str),
     /// Anything else: the raw body.
     Body(&'a [u8]),
+    /// The platform's own idempotency key from the body (TradingView `id`).
+    Key(&'a str),
 }
 
-/// The client order ID: the signal's own, else a UUIDv5 of `(source, webhook-id)` or
-/// `(source, SHA-256 of the body)`.
+/// The client order ID: the signal's own, else a UUIDv5 of `(source, webhook-id)`,
+/// `(source, the platform's idempotency key)` or `(source, SHA-256 of the body)`.
 pub fn client_order_id(source: &str, signal: &Signal, delivery: Delivery<'_>) -> Uuid {
     if let Some(id) = signal.client_order_id {
         return id;
@@ -46,18 +48,31 @@ pub fn client_order_id(source: &str, signal: &Signal, delivery: Delivery<'_>) ->
             name.extend_from_slice(b"body-sha256\n");
             name.extend_from_slice(hex::encode(Sha256::digest(body)).as_bytes());
         }
+        Delivery::Key(key) => {
+            name.extend_from_slice(b"key\n");
+            name.extend_from_slice(key.as_bytes());
+        }
     }
     Uuid::new_v5(&ID_NAMESPACE, &name)
 }
 
 /// SHA-256 of what the signal asks for, to tell a retry from a different signal
-/// reusing a client order ID.
+/// reusing a client order ID. What is kept for the audit only (the platform payload,
+/// the pair as spelt) is left out: it does not change the order.
 pub fn content_hash(source: &str, signal: &Signal) -> String {
     let mut hasher = Sha256::new();
     hasher.update(source.as_bytes());
     hasher.update(b"\n");
+    let mut order = signal.clone();
+    order.payload = None;
+    order.pair_sent = None;
+    order.format = None;
+    if order.percent.is_some() {
+        // Computed from a balance that moves: a resend is the same signal.
+        order.amount = crate::signal::Amount::Base(rust_decimal::Decimal::ZERO);
+    }
     // Serialising a struct is deterministic: fields in declaration order.
-    hasher.update(serde_json::to_vec(signal).unwrap_or_default());
+    hasher.update(serde_json::to_vec(&order).unwrap_or_default());
     hex::encode(hasher.finalize())
 }
 
@@ -87,6 +102,20 @@ impl Intake {
             exchange,
             market,
         }
+    }
+
+    /// The pair table in use (refreshed from the exchange when due), for resolving
+    /// the pair names signals use.
+    pub async fn pair_table(&self) -> Arc<crate::pairs::PairTable> {
+        self.market.pairs(&*self.exchange).await
+    }
+
+    /// The balance of `asset` (a Kraken asset id such as `ZUSD`), cached a few seconds.
+    pub async fn balance(
+        &self,
+        asset: &str,
+    ) -> Result<rust_decimal::Decimal, crate::exchange::ExchangeError> {
+        Ok(self.market.balance(&*self.exchange, asset).await?.amount)
     }
 
     /// Claims `signal` under `client_order_id`. A retry of a recorded signal is answered

@@ -14,6 +14,7 @@
 //! - [`order`]: statuses and the one transition function.
 //! - [`exchange`]: the venue seam: [`exchange::paper`] and [`exchange::kraken`].
 //! - [`config`], [`secret`], [`clock`]: settings, redacted secrets, injectable time.
+//! - [`notify`]: outbound notifications from a durable outbox (webhook, Telegram, …).
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -22,10 +23,12 @@ pub mod clock;
 pub mod config;
 pub mod exchange;
 pub mod executor;
+pub mod formats;
 pub mod http;
 pub mod ingress;
 pub mod intake;
 pub mod metrics;
+pub mod notify;
 pub mod order;
 pub mod outcome_log;
 pub mod pairs;

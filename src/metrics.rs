@@ -121,6 +121,8 @@ pub struct Metrics {
     call_seconds: Family<CallLabels, Histogram>,
     halted: Gauge,
     unsettled: Gauge,
+    /// Outbound notifications (see [`crate::notify`]).
+    pub notify: crate::notify::metrics::NotifyMetrics,
 }
 
 impl Default for Metrics {
@@ -181,6 +183,7 @@ impl Metrics {
             "Orders the executor is still settling (pending or unknown, being sent or looked up)",
             unsettled.clone(),
         );
+        let notify = crate::notify::metrics::NotifyMetrics::register(&mut registry);
         if let Some(read) = headroom {
             registry.register_collector(Box::new(HeadroomCollector { read }));
         }
@@ -192,6 +195,7 @@ impl Metrics {
             call_seconds,
             halted,
             unsettled,
+            notify,
         }
     }
 

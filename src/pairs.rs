@@ -83,6 +83,23 @@ pub fn short_asset(id: &str) -> String {
     }
 }
 
+/// The Kraken asset id (`XXBT`, `ZUSD`) of an asset as operators write it (`XBT`,
+/// `USD`; `BTC` too), as the pairs of `table` name it; unknown ones as written.
+pub fn asset_id(table: &PairTable, asset: &str) -> String {
+    let asset = asset.to_ascii_uppercase();
+    let wanted = match asset.as_str() {
+        "BTC" => "XBT",
+        "DOGE" => "XDG",
+        other => other,
+    };
+    table
+        .iter()
+        .flat_map(|p| [&p.base, &p.quote])
+        .find(|id| id.as_str() == wanted || short_asset(id) == wanted)
+        .cloned()
+        .unwrap_or(asset)
+}
+
 /// Pair metadata indexed by every name a signal may use.
 #[derive(Debug, Clone, Default)]
 pub struct PairTable {
@@ -158,6 +175,16 @@ mod tests {
             assert_eq!(table.get(name).unwrap().altname, "XBTUSD", "{name}");
         }
         assert!(table.get("NOPEUSD").is_none());
+    }
+
+    #[test]
+    fn configured_asset_names_map_to_kraken_asset_ids() {
+        let table = PairTable::snapshot();
+        assert_eq!(asset_id(&table, "USD"), "ZUSD");
+        assert_eq!(asset_id(&table, "xbt"), "XXBT");
+        assert_eq!(asset_id(&table, "BTC"), "XXBT");
+        assert_eq!(asset_id(&table, "USDT"), "USDT");
+        assert_eq!(asset_id(&table, "NOPE"), "NOPE");
     }
 
     #[test]

@@ -86,6 +86,10 @@ struct Options {
     /// `RUST_LOG` for the service (default: unset, which logs at `info`).
     #[arg(long)]
     service_log: Option<String>,
+    /// Append everything the service logs to this file (for per-batch timings with
+    /// `--service-log tradehook::store=debug`).
+    #[arg(long)]
+    service_log_file: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -116,6 +120,9 @@ fn main() -> ExitCode {
     let smoke = !bench || options.smoke;
     if let Some(filter) = &options.service_log {
         let _ = service::SERVICE_LOG.set(filter.clone());
+    }
+    if let Some(path) = &options.service_log_file {
+        let _ = service::SERVICE_LOG_FILE.set(path.clone());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -25,6 +25,9 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_tradehook");
 /// log as an operator's would (`info`).
 pub static SERVICE_LOG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// A file that gets everything the services log (`--service-log-file`); none by default.
+pub static SERVICE_LOG_FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 /// Where the service sends orders.
 pub enum Exchange {
     /// Paper mode, offline (`paper_market_data = false`).
@@ -51,7 +54,9 @@ pub fn write_config(dir: &Path, db: &Path, exchange: &Exchange) -> anyhow::Resul
     let toml = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\naudit_token = \"{AUDIT_TOKEN}\"\n\
          # Ingress limiting off, so it never shapes the measurement.\n\
-         rate_limit_per_minute = 0\n\n\
+         rate_limit_per_minute = 0\n\
+         # Nor the connection caps (the total is still fitted to the open-file limit).\n\
+         max_connections = 100000\nmax_connections_per_ip = 100000\n\n\
          [database]\nurl = \"sqlite://{db}\"\n\n\
          [exchange]\n{exchange_section}\n\
          [[sources]]\nname = \"{SOURCE}\"\nauth = \"hmac\"\nsecret = \"{SECRET}\"\n\n\
@@ -235,6 +240,16 @@ fn drain(
 ) -> anyhow::Result<()> {
     let fd = lines.into_inner().into_owned_fd().context("the log pipe")?;
     let mut pipe = std::fs::File::from(fd);
+    let mut copy = match SERVICE_LOG_FILE.get() {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?,
+        ),
+        None => None,
+    };
     std::thread::Builder::new()
         .name("service-logs".into())
         .spawn(move || {
@@ -242,6 +257,10 @@ fn drain(
             while let Ok(n) = pipe.read(&mut buffer) {
                 if n == 0 {
                     break;
+                }
+                if let Some(file) = copy.as_mut() {
+                    // A copy for the operator of the bench; losing it loses no result.
+                    let _ = std::io::Write::write_all(file, &buffer[..n]);
                 }
                 let text = String::from_utf8_lossy(&buffer[..n]);
                 let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();

@@ -1,7 +1,10 @@
-//! The command line: `serve`, `migrate`, `check-config`, `send`, `audit`, `healthcheck`.
+//! The command line: `serve`, `migrate`, `check-config`, `send`, `audit`, `notify test`, `template`,
+//! `healthcheck`.
 
 mod audit;
+mod notify;
 mod send;
+mod template;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,6 +58,12 @@ pub enum Command {
     Send(send::SendArgs),
     /// List recorded orders from the database (newest first).
     Audit(audit::AuditArgs),
+    /// Outbound notifications: `notify test [NAME]` sends a test message through a
+    /// configured channel and prints what it answered.
+    Notify(notify::NotifyArgs),
+    /// Print what to paste into a platform for a source: `template tradingview SOURCE`
+    /// prints the webhook URL and the alert message.
+    Template(template::TemplateArgs),
     /// Exit 0 if the service answers /healthz (for container health checks).
     Healthcheck {
         /// Base URL of the service; default: from server.listen (https when
@@ -85,6 +94,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Send(args) => send::run(&config, args).await,
         Command::Audit(args) => audit::run(&config, args).await,
+        Command::Notify(args) => notify::run(&config, args).await,
+        Command::Template(args) => template::run(&config, args),
         Command::Healthcheck { url } => {
             let tls = config.server.tls_cert.is_some() || !config.server.acme_domains.is_empty();
             let (url, client) = match url {

@@ -61,6 +61,12 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     #[serde(default)]
     pub risk: RiskConfig,
+    /// `[[notify]]`: outbound notification channels (see [`crate::notify`]).
+    #[serde(default)]
+    pub notify: Vec<crate::notify::config::ChannelConfig>,
+    /// `[notifications]`: how notifications are delivered.
+    #[serde(default)]
+    pub notifications: crate::notify::config::NotificationsConfig,
 }
 
 /// `[server]`: the HTTP listener and its tokens.
@@ -85,7 +91,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Longest `?wait=` a caller may ask for, in seconds.
     pub max_wait_secs: u64,
-    /// Signals accepted per minute from one client address; unset disables.
+    /// Failed-authentication requests (forged, unsigned, unknown source) answered per
+    /// minute from one client address before the rest are answered `429`; `0` or unset
+    /// disables. Authenticated signals never count against it.
     pub rate_limit_per_minute: Option<u32>,
     /// Seconds a client has to send a request's headers (and a TLS handshake); an
     /// idle keep-alive connection is closed after the same time.
@@ -109,6 +117,9 @@ pub struct ServerConfig {
     pub acme_directory: String,
     /// Where ACME account keys and certificates are kept.
     pub acme_cache_dir: PathBuf,
+    /// Serve `GET /metrics` without a token (SPEC §7 lists it beside `/healthz`);
+    /// `false` puts it behind the audit (or admin) token.
+    pub metrics_public: bool,
 }
 
 /// Let's Encrypt's production ACME directory, the default `server.acme_directory`.
@@ -137,6 +148,7 @@ impl Default for ServerConfig {
             acme_email: None,
             acme_directory: LETS_ENCRYPT_PRODUCTION.into(),
             acme_cache_dir: PathBuf::from("data/acme"),
+            metrics_public: true,
         }
     }
 }
@@ -204,6 +216,9 @@ pub struct ExchangeConfig {
     /// reachable (no key needed); off, paper mode stays offline with its built-in
     /// pair table and no prices.
     pub paper_market_data: bool,
+    /// Paper mode: the simulated balances (`USD = "10000"`, `XBT = "0.5"`), used by
+    /// `percent` sizing and the position rule.
+    pub paper_balances: BTreeMap<String, Decimal>,
 }
 
 impl ExchangeConfig {
@@ -230,6 +245,7 @@ impl Default for ExchangeConfig {
             resend_expired: false,
             tier: Tier::Starter,
             paper_market_data: true,
+            paper_balances: BTreeMap::new(),
         }
     }
 }
@@ -264,6 +280,13 @@ pub struct SourceConfig {
     pub allowed_order_types: Option<Vec<OrderType>>,
     /// Orders this source may have accepted in any rolling 60 s.
     pub max_orders_per_minute: Option<u32>,
+    /// The body's shape: `tradehook` (default), `tradingview`, `3commas` or `octobot`.
+    #[serde(default)]
+    pub format: crate::formats::Format,
+    /// Authenticated signals this source may post per minute before `429`; unset
+    /// (the default) never refuses a valid signal for its rate.
+    #[serde(default)]
+    pub max_signals_per_minute: Option<u32>,
     /// Accept only requests whose TLS client certificate proves who sent them.
     #[serde(default)]
     pub require_client_cert: Option<ClientCertIssuer>,
@@ -351,6 +374,7 @@ impl Config {
             .extract()
             .map_err(|err| ConfigError::Load(describe_figment_error(err)))?;
         config.read_source_secret_files()?;
+        crate::notify::config::read_secret_files(&mut config.notify)?;
         config.validate()?;
         Ok(config)
     }

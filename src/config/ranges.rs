@@ -122,6 +122,11 @@ impl Config {
                 source.max_orders_per_minute.map(u64::from),
                 PER_MINUTE,
             ));
+            keys.push((
+                format!("sources[{i}].max_signals_per_minute"),
+                source.max_signals_per_minute.map(u64::from),
+                PER_MINUTE,
+            ));
         }
         keys
     }
@@ -229,6 +234,8 @@ mod tests {
                 allowed_order_types: None,
                 max_orders_per_minute: Some(2_000_000),
                 require_client_cert: None,
+                format: Default::default(),
+                max_signals_per_minute: None,
             })
         });
         assert!(

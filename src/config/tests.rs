@@ -134,6 +134,63 @@ fn redacted_output_hides_secrets() {
 
 #[test]
 fn pairs_are_normalised() {
-    let config = parse("[risk]\nallowed_pairs = [\"xbt/usd\"]").unwrap();
-    assert_eq!(config.risk.allowed_pairs, vec!["XBTUSD"]);
+    let config =
+        parse("[risk]\nallowed_pairs = [\"xbt/usd\", \"BTCUSDT\", \"DOGE/USD\", \"ADAEUR\"]")
+            .unwrap();
+    assert_eq!(
+        config.risk.allowed_pairs,
+        vec!["XBTUSD", "XBTUSDT", "XDGUSD", "ADAEUR"]
+    );
+}
+
+#[test]
+fn sources_take_a_format_and_their_own_signal_rate() {
+    let config = parse(
+        "[[sources]]\nname = \"tv\"\nauth = \"token\"\nformat = \"tradingview\"\n\
+         secret = \"passphrase-0123456789\"\nmax_signals_per_minute = 30\n\n\
+         [[sources]]\nname = \"bot\"\nauth = \"hmac\"\nformat = \"3commas\"\n\
+         secret = \"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.sources[0].format,
+        crate::formats::Format::Tradingview
+    );
+    assert_eq!(config.sources[0].max_signals_per_minute, Some(30));
+    assert_eq!(
+        config.sources[1].format,
+        crate::formats::Format::ThreeCommas
+    );
+    assert_eq!(config.sources[1].max_signals_per_minute, None);
+    let err = parse(
+        "[[sources]]\nname = \"x\"\nauth = \"token\"\nformat = \"pinescript\"\n\
+         secret = \"passphrase-0123456789\"\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("format"), "{err}");
+}
+
+#[test]
+fn paper_balances_are_read_and_never_negative() {
+    let config = parse("[exchange]\npaper_balances = { USD = \"1000\", XBT = \"0.5\" }").unwrap();
+    assert_eq!(
+        config.exchange.paper_balances["USD"],
+        "1000".parse().unwrap()
+    );
+    let err = parse("[exchange]\npaper_balances = { USD = \"-1\" }").unwrap_err();
+    assert!(
+        err.to_string().contains("exchange.paper_balances.USD"),
+        "{err}"
+    );
+}
+
+#[test]
+fn metrics_are_public_by_default_and_can_be_closed() {
+    assert!(parse("").unwrap().server.metrics_public);
+    assert!(
+        !parse("[server]\nmetrics_public = false")
+            .unwrap()
+            .server
+            .metrics_public
+    );
 }

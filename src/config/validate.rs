@@ -16,6 +16,7 @@ impl Config {
         self.validate_server()?;
         self.validate_exchange()?;
         self.validate_sources()?;
+        crate::notify::config::validate(&self.notify, &self.notifications, &self.sources)?;
         self.validate_risk()
     }
 
@@ -116,6 +117,16 @@ impl Config {
             .map_err(|err| invalid("exchange.kraken_url", err.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid("exchange.kraken_url", "must be an http(s) URL"));
+        }
+        if let Some((asset, _)) = exchange
+            .paper_balances
+            .iter()
+            .find(|(_, amount)| amount.is_sign_negative())
+        {
+            return Err(invalid(
+                format!("exchange.paper_balances.{asset}"),
+                "a balance cannot be negative",
+            ));
         }
         if exchange.mode != Mode::Paper {
             let key = exchange.api_key.as_ref().ok_or_else(|| {
@@ -242,9 +253,18 @@ impl Config {
     }
 }
 
+/// Normalises configured pair names; a spelling the built-in pair table knows
+/// (`BTCUSD`, `BTC/USD`) becomes its Kraken altname, as signals' pairs do.
 fn normalize_pairs(key: &str, pairs: &[String]) -> Result<Vec<String>, ConfigError> {
+    let table = crate::pairs::PairTable::snapshot();
     pairs
         .iter()
-        .map(|pair| normalize_pair(pair).map_err(|err| invalid(key, err.message)))
+        .map(|pair| {
+            let normal = normalize_pair(pair).map_err(|err| invalid(key, err.message))?;
+            Ok(match crate::formats::pairs::resolve(&table, pair) {
+                Ok(crate::formats::pairs::Resolution::Pair(altname)) => altname,
+                _ => normal,
+            })
+        })
         .collect()
 }

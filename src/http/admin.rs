@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::config::Mode;
+use crate::formats::text::free_text_problem;
 use crate::risk::{control, Halt};
 use crate::store::orders;
 
@@ -35,11 +36,16 @@ pub struct AdminStatus {
     pub unsettled_orders: u64,
 }
 
+/// Longest halt `reason`: it is echoed in every refusal while halted.
+pub const MAX_REASON_LEN: usize = 500;
+
 /// The optional body of `POST /v1/admin/halt`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HaltRequest {
-    /// Kept in the halt state and the logs.
+    /// Kept in the halt state and the logs: at most 500 characters, no control or
+    /// bidirectional-formatting characters.
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -68,8 +74,7 @@ pub async fn get_status(State(app): State<AppState>) -> Result<Json<AdminStatus>
 
 #[utoipa::path(post, path = "/v1/admin/halt", tag = "admin", security(("admin_token" = [])),
     request_body(content = Option<HaltRequest>, content_type = "application/json"),
-    responses((status = 200, body = AdminStatus), (status = 400, description = "A malformed body", body = ErrorBody),
-        (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = AdminStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 /// `POST /v1/admin/halt`: refuse every new signal until resumed.
 pub async fn halt(State(app): State<AppState>, body: Bytes) -> Result<Json<AdminStatus>, ApiError> {
     let request: HaltRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -77,6 +82,13 @@ pub async fn halt(State(app): State<AppState>, body: Bytes) -> Result<Json<Admin
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::field("body", e.to_string()))?
     };
+    if let Some(problem) = request
+        .reason
+        .as_deref()
+        .and_then(|r| free_text_problem(r, MAX_REASON_LEN))
+    {
+        return Err(ApiError::field("reason", problem));
+    }
     let reason = format!(
         "admin: {}",
         request

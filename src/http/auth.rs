@@ -10,6 +10,13 @@ use super::error::ApiError;
 use super::AppState;
 use crate::secret::Secret;
 
+/// The credentials of an `Authorization: Bearer <token>` header; the scheme is
+/// case-insensitive (RFC 7235 §2.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
 /// Whether the request carries `Authorization: Bearer <one of tokens>`, compared in
 /// constant time. An unset token admits nobody.
 fn bearer_matches(request: &Request, tokens: &[Option<&Secret>]) -> bool {
@@ -17,7 +24,7 @@ fn bearer_matches(request: &Request, tokens: &[Option<&Secret>]) -> bool {
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
     else {
         return false;
     };
@@ -54,5 +61,19 @@ pub async fn require_admin(
         Ok(next.run(request).await)
     } else {
         Err(ApiError::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
     }
 }

@@ -33,6 +33,13 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("too many requests")]
     TooManyRequests,
+    /// The exchange could not tell what the signal needs (a balance): nothing was
+    /// recorded or sent.
+    #[error("exchange unavailable: {0}")]
+    ExchangeUnavailable(String),
+    /// Over the source's own `max_signals_per_minute`; retry after this many seconds.
+    #[error("over the source's signal rate")]
+    SourceRateLimited(u64),
     /// The database is unavailable: nothing was recorded, nothing sent.
     #[error("database unavailable: {0}")]
     Unavailable(#[from] StoreError),
@@ -144,16 +151,36 @@ impl IntoResponse for ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorBody::new(
                     "unsupported_media_type",
-                    "send the signal as application/json",
+                    "send the signal as application/json, text/plain or application/x-www-form-urlencoded",
                 ),
             ),
             ApiError::TooManyRequests => (
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorBody::new(
                     "too_many_requests",
-                    "too many signals from this address; slow down",
+                    "too many failed authentications from this address; slow down",
                 ),
             ),
+            ApiError::ExchangeUnavailable(what) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorBody::new(
+                    "unavailable",
+                    format!("the exchange did not tell {what}; nothing was recorded or sent"),
+                ),
+            ),
+            ApiError::SourceRateLimited(retry_after) => {
+                let body = ErrorBody::new(
+                    "too_many_requests",
+                    format!(
+                        "over this source's max_signals_per_minute; retry in {retry_after} s"
+                    ),
+                );
+                let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, retry_after.into());
+                return response;
+            }
             ApiError::Unavailable(err) => {
                 tracing::error!(error = %err, "database unavailable");
                 (

@@ -41,10 +41,20 @@ pub const CSV_COLUMNS: [&str; 15] = [
     "reasons",
 ];
 
-/// One order as a CSV row (RFC 4180 quoting).
+/// A cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or
+/// carriage return before one) is prefixed with `'`, so it is shown as text.
+pub fn neutralise(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// One order as a CSV row (RFC 4180 quoting), formula-like cells neutralised.
 pub fn csv_row(order: &OrderRecord) -> Vec<String> {
     let opt = |v: Option<String>| v.unwrap_or_default();
-    vec![
+    let cells = vec![
         order.client_order_id.to_string(),
         order.created_at.to_rfc3339(),
         order.updated_at.to_rfc3339(),
@@ -60,7 +70,8 @@ pub fn csv_row(order: &OrderRecord) -> Vec<String> {
         opt(order.txid.clone()),
         opt(order.error.clone()),
         order.reasons.to_string(),
-    ]
+    ];
+    cells.into_iter().map(neutralise).collect()
 }
 
 fn csv_line(fields: &[String]) -> Result<Bytes, csv::Error> {
@@ -164,4 +175,18 @@ pub async fn export_orders(
         Body::from_stream(body),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise;
+
+    #[test]
+    fn formula_like_cells_are_neutralised() {
+        for cell in ["=1+1", "+1", "-2", "@SUM(A1)", "\t=1"] {
+            assert_eq!(neutralise(cell.into()), format!("'{cell}"));
+        }
+        assert_eq!(neutralise("XBTUSD".into()), "XBTUSD");
+        assert_eq!(neutralise("0.5".into()), "0.5");
+    }
 }

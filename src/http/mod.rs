@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod export;
+pub mod notifications;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
@@ -43,12 +44,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders", get(orders::list_orders))
         .route("/v1/orders/export", get(export::export_orders))
         .route("/v1/orders/{client_order_id}", get(orders::get_order))
+        .route("/v1/notifications", get(notifications::list_notifications))
         .route_layer(from_fn_with_state(state.clone(), auth::require_audit));
     let admin = Router::new()
         .route("/v1/admin/status", get(admin::get_status))
         .route("/v1/admin/halt", post(admin::halt))
         .route("/v1/admin/resume", post(admin::resume))
+        .route(
+            "/v1/notifications/{id}/redeliver",
+            post(notifications::redeliver),
+        )
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+    let metrics = Router::new().route("/metrics", get(ops::metrics));
+    let metrics = if state.config.server.metrics_public {
+        metrics
+    } else {
+        metrics.route_layer(from_fn_with_state(state.clone(), auth::require_audit))
+    };
     Router::new()
         .route(
             "/v1/signals/{source}",
@@ -59,7 +71,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .merge(metrics)
         .route("/openapi.json", get(openapi::openapi_json))
         .merge(audit)
         .merge(admin)

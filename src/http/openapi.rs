@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, export, ops, orders, signals};
+use super::{admin, export, notifications, ops, orders, signals};
 
 /// The document.
 #[derive(OpenApi)]
@@ -25,6 +25,8 @@ use super::{admin, export, ops, orders, signals};
         ops::healthz,
         ops::readyz,
         ops::metrics,
+        notifications::list_notifications,
+        notifications::redeliver,
     ),
     modifiers(&BearerTokens)
 )]

@@ -45,7 +45,8 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses(
-    (status = 200, description = "Prometheus / OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
+    (status = 200, description = "Prometheus / OpenMetrics text", content_type = "application/openmetrics-text", body = String),
+    (status = 401, description = "`server.metrics_public = false` and no audit token", body = super::error::ErrorBody)))]
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
     (

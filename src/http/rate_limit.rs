@@ -1,37 +1,77 @@
-//! The ingress rate limit: a token bucket per client address on the signal endpoint,
-//! so a flood from one address is answered `429` before it costs a database write.
+//! Ingress limits that never refuse a valid signal by default.
+//!
+//! - Requests that fail authentication (forged signatures, wrong or missing secrets,
+//!   unknown sources) are counted per client address; past the allowance
+//!   (`server.rate_limit_per_minute`) such requests are answered `429` instead of
+//!   `401`. The count is taken *after* authentication, so a valid signal from a busy
+//!   or attacked address is never refused or delayed by it.
+//! - An authenticated source may opt into its own allowance
+//!   (`[[sources]] max_signals_per_minute`, off by default); past it a signal is
+//!   answered `429` with `Retry-After`, counted and logged.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::config::Config;
 
 /// Addresses remembered before idle ones are forgotten.
 const MAX_TRACKED: usize = 10_000;
 
-/// Per-address limiter; cheap to clone.
-#[derive(Clone)]
+/// The ingress limits; cheap to clone.
+#[derive(Clone, Default)]
 pub struct IngressLimiter {
-    limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    /// Failed-authentication allowance per client address.
+    failures: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
+    /// Opt-in allowance per source name.
+    sources: Arc<HashMap<String, DefaultDirectRateLimiter>>,
 }
 
 impl IngressLimiter {
-    /// Allows `per_minute` signals per address, in bursts of up to a tenth of that
-    /// (at least 5); `None` disables the limit.
+    /// Allows `per_minute` failed-authentication requests per address, in bursts of up
+    /// to a tenth of that (at least 5); `None` or `0` disables the limit. No source has
+    /// a limit of its own.
     pub fn new(per_minute: Option<u32>) -> Self {
-        let limiter = per_minute.and_then(NonZeroU32::new).map(|rate| {
+        let failures = per_minute.and_then(NonZeroU32::new).map(|rate| {
             let burst = NonZeroU32::new((rate.get() / 10).max(5)).unwrap_or(rate);
             Arc::new(RateLimiter::keyed(
                 Quota::per_minute(rate).allow_burst(burst),
             ))
         });
-        IngressLimiter { limiter }
+        IngressLimiter {
+            failures,
+            sources: Arc::default(),
+        }
     }
 
-    /// Whether `client` may send another signal now.
-    pub fn allow(&self, client: IpAddr) -> bool {
-        let Some(limiter) = &self.limiter else {
+    /// The limits `config` asks for: the failure allowance of `[server]` and each
+    /// source's `max_signals_per_minute` (a burst of the whole minute's allowance).
+    pub fn from_config(config: &Config) -> Self {
+        let mut limiter = Self::new(config.server.rate_limit_per_minute);
+        let sources = config
+            .sources
+            .iter()
+            .filter_map(|source| {
+                let rate = NonZeroU32::new(source.max_signals_per_minute?)?;
+                Some((
+                    source.name.clone(),
+                    RateLimiter::direct(Quota::per_minute(rate)),
+                ))
+            })
+            .collect();
+        limiter.sources = Arc::new(sources);
+        limiter
+    }
+
+    /// Counts a failed authentication from `client`; whether it may still be answered
+    /// `401` (`false`: the address is over its allowance, answer `429`).
+    pub fn allow_failure(&self, client: IpAddr) -> bool {
+        let Some(limiter) = &self.failures else {
             return true;
         };
         if limiter.len() > MAX_TRACKED {
@@ -39,26 +79,79 @@ impl IngressLimiter {
         }
         limiter.check_key(&client).is_ok()
     }
+
+    /// Counts an authenticated signal of `source`: `Ok` when it may proceed, else how
+    /// long until the source's allowance has room again.
+    pub fn allow_signal(&self, source: &str) -> Result<(), Duration> {
+        let Some(limiter) = self.sources.get(source) else {
+            return Ok(());
+        };
+        limiter
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{AuthKind, SourceConfig};
 
     #[test]
-    fn a_burst_beyond_the_allowance_is_refused_per_address() {
+    fn failures_beyond_the_allowance_are_refused_per_address() {
         let limiter = IngressLimiter::new(Some(60));
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let allowed = (0..20).filter(|_| limiter.allow(a)).count();
+        let allowed = (0..20).filter(|_| limiter.allow_failure(a)).count();
         assert_eq!(allowed, 6, "burst of 6 (a tenth of 60, at least 5)");
-        assert!(limiter.allow(b), "another address has its own bucket");
+        assert!(
+            limiter.allow_failure(b),
+            "another address has its own bucket"
+        );
     }
 
     #[test]
-    fn no_limit_allows_everything() {
-        let limiter = IngressLimiter::new(None);
+    fn no_limit_or_zero_allows_every_failure() {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
-        assert!((0..1000).all(|_| limiter.allow(a)));
+        for limiter in [IngressLimiter::new(None), IngressLimiter::new(Some(0))] {
+            assert!((0..1000).all(|_| limiter.allow_failure(a)));
+        }
+    }
+
+    fn source(name: &str, per_minute: Option<u32>) -> SourceConfig {
+        SourceConfig {
+            name: name.into(),
+            auth: AuthKind::Token,
+            secret: None,
+            secret_file: None,
+            allowed_ips: vec![],
+            allowed_pairs: None,
+            allowed_order_types: None,
+            max_orders_per_minute: None,
+            format: Default::default(),
+            max_signals_per_minute: per_minute,
+            require_client_cert: None,
+        }
+    }
+
+    #[test]
+    fn a_source_without_its_own_limit_is_never_refused() {
+        let config = Config {
+            sources: vec![source("free", None), source("capped", Some(3))],
+            ..Config::default()
+        };
+        let limiter = IngressLimiter::from_config(&config);
+        assert!((0..1000).all(|_| limiter.allow_signal("free").is_ok()));
+        assert_eq!(
+            (0..10)
+                .filter(|_| limiter.allow_signal("capped").is_ok())
+                .count(),
+            3
+        );
+        let wait = limiter.allow_signal("capped").unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
     }
 }

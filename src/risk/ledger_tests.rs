@@ -70,6 +70,8 @@ fn config() -> Arc<Config> {
             allowed_order_types: None,
             max_orders_per_minute: None,
             require_client_cert: None,
+            format: Default::default(),
+            max_signals_per_minute: None,
         })
         .collect();
     Arc::new(config)

@@ -96,6 +96,8 @@ impl Scenario {
                 allowed_order_types: None,
                 max_orders_per_minute: None,
                 require_client_cert: None,
+                format: Default::default(),
+                max_signals_per_minute: None,
             },
             signal: signal(serde_json::json!({})),
             market: market("XBTUSD", "50000"),

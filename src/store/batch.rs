@@ -66,6 +66,10 @@ pub struct Plan {
     pub halt_value: Option<String>,
     nonces: Vec<(String, i64)>,
     pairs: Option<(String, i64)>,
+    /// How long the inserts, the updates and the events took to write.
+    pub timings: [std::time::Duration; 3],
+    /// Notifications to store and delivery outcomes (see `crate::notify::outbox`).
+    pub outbox: crate::notify::outbox::OutboxPlan,
 }
 
 impl Plan {
@@ -144,9 +148,13 @@ impl Plan {
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         self.write_inserts(conn, now).await?;
+        let inserted = started.elapsed();
         self.write_updates(conn).await?;
+        let updated = started.elapsed();
         self.write_events(conn).await?;
+        self.timings = [inserted, updated - inserted, started.elapsed() - updated];
         let now_ms = to_millis(now);
         if let Some(failures) = self.failures {
             control_ops::put(
@@ -166,6 +174,7 @@ impl Plan {
         if let Some((json, at)) = &self.pairs {
             control_ops::save_pairs(conn, json, *at).await?;
         }
+        self.outbox.write(conn, now).await?;
         Ok(())
     }
 

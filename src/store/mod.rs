@@ -174,6 +174,20 @@ impl Store {
             .await
     }
 
+    /// Sets which channel takes which notification; from then on the writer stores
+    /// the notifications of every change it commits. Set once; later calls are ignored.
+    pub fn route_notifications(&self, routes: crate::notify::routes::Routes) {
+        let _ = self.writer.published.notify.set(routes);
+    }
+
+    /// Stores notifications, records a delivery outcome or schedules a redelivery.
+    pub async fn outbox(
+        &self,
+        write: crate::notify::outbox::OutboxWrite,
+    ) -> Result<(), StoreError> {
+        self.write(|reply| Write::Outbox(write, reply)).await
+    }
+
     /// The kill switch as last committed; read without asking the writer.
     pub fn halted(&self) -> Option<Halt> {
         self.writer.published.halt.borrow().clone()

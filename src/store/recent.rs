@@ -37,6 +37,22 @@ impl RecentOrders {
         self.entries().records.get(id).cloned()
     }
 
+    /// The cached records of `ids`, and the ids that are not cached, under one lock.
+    pub fn get_many(&self, ids: &[Uuid]) -> (HashMap<Uuid, OrderRecord>, Vec<Uuid>) {
+        let entries = self.entries();
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match entries.records.get(id) {
+                Some(record) => {
+                    found.insert(*id, record.clone());
+                }
+                None => missing.push(*id),
+            }
+        }
+        (found, missing)
+    }
+
     /// Caches `record` as committed; only the writer calls this, after the commit.
     pub fn put(&self, record: OrderRecord) {
         let mut entries = self.entries();

@@ -55,6 +55,8 @@ pub(crate) enum Write {
     SaveNonce(String, i64, Reply<()>),
     SavePairs(String, i64, Reply<()>),
     Probe(Reply<()>),
+    /// Notifications: new rows, a delivery outcome, a redelivery (see `crate::notify`).
+    Outbox(crate::notify::outbox::OutboxWrite, Reply<()>),
 }
 
 /// What the writer task is asked to do.
@@ -77,6 +79,9 @@ pub(crate) struct Published {
     pub new_orders: Mutex<Option<mpsc::UnboundedReceiver<OrderRecord>>>,
     /// The latest committed records, for replays.
     pub recent: RecentOrders,
+    /// The notification channels' subscriptions, set once at start-up; while unset
+    /// (tools, most tests) no outbox row is written.
+    pub notify: std::sync::OnceLock<crate::notify::routes::Routes>,
 }
 
 /// A handle to the writer task; cheap to clone.
@@ -96,6 +101,7 @@ impl WriterHandle {
             updates: broadcast::channel(4096).0,
             new_orders: Mutex::new(Some(new_rx)),
             recent: RecentOrders::default(),
+            notify: std::sync::OnceLock::new(),
         });
         let task = WriterTask {
             conn,
@@ -235,7 +241,10 @@ impl WriterTask {
         let commands = writes.len();
         let mut done = Vec::with_capacity(writes.len());
         let mut plan = Plan::default();
-        let result = self.plan_and_write(writes, &mut done, &mut plan, now).await;
+        let mut phases = Phases::default();
+        let result = self
+            .plan_and_write(writes, &mut done, &mut plan, now, &mut phases)
+            .await;
         let written = started.elapsed();
         let result = match result {
             Ok(()) => self.exec("COMMIT").await.map_err(StoreError::from),
@@ -243,6 +252,11 @@ impl WriterTask {
         };
         tracing::debug!(
             commands,
+            read_us = phases.read.as_micros() as u64,
+            plan_us = phases.plan.as_micros() as u64,
+            insert_us = plan.timings[0].as_micros() as u64,
+            update_us = plan.timings[1].as_micros() as u64,
+            events_us = plan.timings[2].as_micros() as u64,
             write_us = written.as_micros() as u64,
             commit_us = (started.elapsed() - written).as_micros() as u64,
             "batch"
@@ -298,6 +312,7 @@ impl WriterTask {
         done: &mut Vec<Done>,
         plan: &mut Plan,
         now: chrono::DateTime<chrono::Utc>,
+        phases: &mut Phases,
     ) -> Result<(), StoreError> {
         let mut pending = writes.into_iter();
         let started = async {
@@ -321,13 +336,20 @@ impl WriterTask {
                 _ => None,
             })
             .collect();
-        let mut known = match batch::find_many(&mut self.conn, &ids).await {
-            Ok(known) => known,
+        // Only this task writes orders and it refreshes the cache after every commit,
+        // so a cached record is exactly what the table holds: read the table only for
+        // the rest (new claims, and orders older than the cache).
+        let reading = std::time::Instant::now();
+        let (mut known, misses) = self.published.recent.get_many(&ids);
+        match batch::find_many(&mut self.conn, &misses).await {
+            Ok(found) => known.extend(found),
             Err(err) => {
                 done.extend(writes.into_iter().map(unplanned));
                 return Err(err);
             }
-        };
+        }
+        phases.read = reading.elapsed();
+        let planning = std::time::Instant::now();
         let mut claimed = HashMap::new();
         for write in writes {
             let answer = self
@@ -335,11 +357,45 @@ impl WriterTask {
                 .await;
             done.push(answer);
         }
+        phases.plan = planning.elapsed();
         plan.write(&mut self.conn, now).await
     }
 
-    /// Decides one write into `plan`.
+    /// Decides one write into `plan`, with the notifications reporting it (the one
+    /// hook of `crate::notify` into the writer).
     async fn plan_one(
+        &mut self,
+        write: Write,
+        plan: &mut Plan,
+        known: &mut HashMap<Uuid, OrderRecord>,
+        claimed: &mut HashMap<Uuid, usize>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Done {
+        if self.published.notify.get().is_none() {
+            return self.decide(write, plan, known, claimed, now).await;
+        }
+        let halt_before = self.ledger.as_ref().and_then(|l| l.halt().cloned());
+        let done = self.decide(write, plan, known, claimed, now).await;
+        let (Some(routes), Some(ledger)) = (self.published.notify.get(), &self.ledger) else {
+            return done;
+        };
+        let order = match &done {
+            Done::Claim(_, Ok(Planned::Inserted(index, _)), _) => Some(plan.inserted(*index)),
+            Done::Change(_, result) => result.as_ref().as_ref().ok(),
+            _ => None,
+        };
+        let decided = crate::notify::events::Decided {
+            order,
+            halt_before: halt_before.as_ref(),
+            halt_after: ledger.halt(),
+        };
+        let rows = crate::notify::events::for_change(routes, &decided, now);
+        plan.outbox.extend(rows);
+        done
+    }
+
+    /// Decides one write into `plan`.
+    async fn decide(
         &mut self,
         write: Write,
         plan: &mut Plan,
@@ -376,8 +432,21 @@ impl WriterTask {
                 let result = control_ops::probe(&mut self.conn).await;
                 Done::Unit(reply, result)
             }
+            Write::Outbox(write, reply) => {
+                plan.outbox.apply(write);
+                Done::Unit(reply, Ok(()))
+            }
         }
     }
+}
+
+/// Where a batch's time went before its writes, for the `batch` debug line.
+#[derive(Debug, Default)]
+struct Phases {
+    /// Reading the records the batch's commands name (cache, then table).
+    read: std::time::Duration,
+    /// Deciding every command in memory.
+    plan: std::time::Duration,
 }
 
 /// A write that was never decided: answered with the batch's error.
@@ -387,9 +456,10 @@ fn unplanned(write: Write) -> Done {
         Write::Claim(claim, reply) => Done::Claim(reply, Err(never()), claim.content_hash),
         Write::Change(_, reply) => Done::Change(reply, Box::new(Err(ChangeError::Store(never())))),
         Write::Halt(_, reply) | Write::Resume(reply) => Done::Flag(reply, Err(never())),
-        Write::SaveNonce(_, _, reply) | Write::SavePairs(_, _, reply) | Write::Probe(reply) => {
-            Done::Unit(reply, Err(never()))
-        }
+        Write::SaveNonce(_, _, reply)
+        | Write::SavePairs(_, _, reply)
+        | Write::Probe(reply)
+        | Write::Outbox(_, reply) => Done::Unit(reply, Err(never())),
     }
 }
 

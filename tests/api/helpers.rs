@@ -53,6 +53,8 @@ pub fn base_config(db_url: &str) -> Config {
             allowed_order_types: None,
             max_orders_per_minute: None,
             require_client_cert: None,
+            format: Default::default(),
+            max_signals_per_minute: None,
         },
         SourceConfig {
             name: "tv".into(),
@@ -64,6 +66,8 @@ pub fn base_config(db_url: &str) -> Config {
             allowed_order_types: None,
             max_orders_per_minute: None,
             require_client_cert: None,
+            format: Default::default(),
+            max_signals_per_minute: None,
         },
     ];
     config.risk.allowed_pairs = vec!["XBTUSD".into(), "ETHUSD".into()];

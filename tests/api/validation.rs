@@ -78,32 +78,37 @@ async fn oversize_body_is_413_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn non_json_content_type_is_415() {
+async fn an_unsupported_media_type_is_415_for_configured_and_unknown_sources_alike() {
     let app = spawn_app().await;
     let body = market_buy("1");
-    let mut request = app
-        .client
-        .post(format!("{}/v1/signals/hook", app.address))
-        .header("content-type", "text/plain")
-        .body(body.clone());
-    for (name, value) in signed_headers("msg_text", &body) {
-        request = request.header(name, value);
+    for source in ["hook", "no-such-source"] {
+        let mut request = app
+            .client
+            .post(format!("{}/v1/signals/{source}", app.address))
+            .header("content-type", "application/xml")
+            .body(body.clone());
+        for (name, value) in signed_headers("msg_xml", &body) {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 415, "{source}");
     }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 415);
     assert_eq!(app.count("orders").await, 0);
 }
 
 #[tokio::test]
-async fn a_flood_from_one_address_is_429_before_anything_is_written() {
+async fn a_flood_of_forged_requests_is_429_but_never_stops_a_valid_signal() {
     let app = spawn_app_with(|config| config.server.rate_limit_per_minute = Some(60)).await;
     let mut statuses = Vec::new();
     for i in 0..10 {
-        let response = app.post_hook(&format!("msg_flood_{i}"), "{not json").await;
+        let body = market_buy("1");
+        let mut headers = signed_headers(&format!("msg_forged_{i}"), &body);
+        headers[2].1 = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+        let response = app.post_with_headers("hook", &body, &headers).await;
         statuses.push(response.status().as_u16());
     }
     assert_eq!(
-        statuses.iter().filter(|&&s| s == 400).count(),
+        statuses.iter().filter(|&&s| s == 401).count(),
         6,
         "{statuses:?}"
     );
@@ -112,5 +117,14 @@ async fn a_flood_from_one_address_is_429_before_anything_is_written() {
         4,
         "{statuses:?}"
     );
-    assert_eq!(app.count("orders").await, 0);
+    let valid = app
+        .post_hook("msg_valid_after_flood", &market_buy("1"))
+        .await;
+    assert_eq!(valid.status(), 202);
+    // Malformed but authenticated signals are not limited either: they are 400s.
+    for i in 0..10 {
+        let response = app.post_hook(&format!("msg_bad_{i}"), "{not json").await;
+        assert_eq!(response.status(), 400);
+    }
+    assert_eq!(app.count("orders").await, 1);
 }

@@ -24,10 +24,13 @@ fn max_age_duration(secs: u64) -> Duration {
         .unwrap_or(Duration::MAX)
 }
 
-/// Refuses an old, future or missing `signal_time` when a maximum age is configured.
+/// Refuses an old, future or missing `signal_time` when a maximum age is configured,
+/// or carried by the signal itself (3Commas `max_lag`): the smaller one applies.
 pub fn check(input: &Input<'_>, out: &mut Vec<Reason>) {
-    let Some(max_age) = input.config.max_signal_age_secs else {
-        return;
+    let max_age = match (input.config.max_signal_age_secs, input.signal.max_age_secs) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return,
     };
     let Some(at) = input.signal.signal_time else {
         out.push(Reason::new(
@@ -42,7 +45,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Reason>) {
         out.push(Reason::new(
             RULE,
             format!(
-                "signal_time {} is {} ms old, more than max_signal_age_secs = {max_age}",
+                "signal_time {} is {} ms old, more than the allowed {max_age} s",
                 at.to_rfc3339(),
                 age.num_milliseconds()
             ),
