@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, Mode};
@@ -20,14 +21,20 @@ use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::pairs::PairTable;
 use crate::risk::market::MarketData;
+use crate::serve::fdlimit;
+use crate::serve::limits::ConnectionLimits;
+use crate::serve::ServeOptions;
 use crate::store::lock::DatabaseLock;
 use crate::store::Store;
+use crate::tls::Https;
 
-/// What can be swapped in for tests: the clock and the exchange.
+/// What can be swapped in for tests: the clock, the exchange, and the roots TLS
+/// peers must chain to (the public roots otherwise).
 #[derive(Clone, Default)]
 pub struct Overrides {
     pub clock: Option<SharedClock>,
     pub exchange: Option<Arc<dyn Exchange>>,
+    pub trust: crate::tls::TrustOverrides,
 }
 
 /// A built, migrated service, ready to serve.
@@ -35,6 +42,8 @@ pub struct App {
     state: AppState,
     /// This process's claim on the database, held until `serve` returns.
     lock: Option<DatabaseLock>,
+    /// HTTPS, when `[server]` configures it.
+    https: Option<Https>,
     /// Outbound notifications (issue 12).
     notifier: crate::notify::Notifier,
 }
@@ -43,6 +52,8 @@ impl App {
     /// Opens the database, applies migrations and wires the pipeline.
     pub async fn build(config: Config, overrides: Overrides) -> anyhow::Result<App> {
         let config = Arc::new(config);
+        let https = crate::tls::from_config(&config, overrides.trust.clone())
+            .context("setting up HTTPS")?;
         // One instance per database, before anything touches it (src/store/lock.rs).
         let lock = crate::store::lock::acquire(&config.database.url)?;
         let limiter = IngressLimiter::from_config(&config);
@@ -102,6 +113,7 @@ impl App {
                 metrics,
             },
             lock,
+            https,
         })
     }
 
@@ -117,6 +129,7 @@ impl App {
             state,
             lock,
             notifier,
+            https,
         } = self;
         // Released only after the last write below (the store's close).
         let _lock = lock;
@@ -134,21 +147,57 @@ impl App {
         });
         let grace = Duration::from_secs(state.config.exchange.deadline_secs.saturating_add(5));
         let store = state.store.clone();
+        let config = state.config.clone();
         let router = http::router(state);
-        tracing::info!(address = %listener.local_addr()?, "tradehook listening");
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+        let cap =
+            fdlimit::connection_cap(config.server.max_connections, fdlimit::raise_nofile_limit());
+        let limits = ConnectionLimits::from_config(&config, cap);
+        let mut options = ServeOptions::from_config(&config.server, limits);
+        let stop = CancellationToken::new();
+        let mut background = Vec::new();
+        if let Some(https) = https {
+            if let Some(files) = &https.files {
+                let every = Duration::from_secs(config.server.tls_reload_secs);
+                background.push(files.watch(every));
+            }
+            background.extend(https.acme_task);
+            options.tls = Some(https.listener);
+        }
+        let local = listener.local_addr()?;
+        if let (Some(address), Some(_)) = (config.server.redirect_http, &options.tls) {
+            let redirect = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (server.redirect_http)"))?;
+            let mut plain = options.clone();
+            plain.tls = None;
+            let stop = stop.clone();
+            background.push(tokio::spawn(async move {
+                crate::serve::serve(
+                    redirect,
+                    crate::tls::redirect::router(local.port()),
+                    plain,
+                    stop.cancelled_owned(),
+                )
+                .await;
+            }));
+        }
+        log_start(&config, local, options.tls.is_some(), cap);
+        crate::serve::serve(listener, router, options, shutdown).await;
+        stop.cancel();
+        for task in background {
+            task.abort();
+        }
         tracing::info!("shutting down: finishing in-flight submissions");
         recovery.abort();
         executor.shutdown(grace).await;
         notifier.stop().await;
         store.close().await;
         Ok(())
+    }
+
+    /// True when the app serves HTTPS.
+    pub fn serves_https(&self) -> bool {
+        self.https.is_some()
     }
 
     /// The state handlers share, for tests and tools.
@@ -159,6 +208,21 @@ impl App {
 
 /// How often resting paper limit orders are checked against the public ticker.
 const PAPER_TICKER_EVERY: Duration = Duration::from_secs(5);
+
+/// The start-up line: where to reach the service, its mode, sources and database.
+fn log_start(config: &Config, address: SocketAddr, https: bool, max_connections: usize) {
+    let scheme = if https { "https" } else { "http" };
+    let sources: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+    tracing::info!(
+        url = %format!("{scheme}://{address}"),
+        %address,
+        mode = ?config.exchange.mode,
+        sources = %sources.join(","),
+        database = %config.database.url,
+        max_connections,
+        "tradehook listening"
+    );
+}
 
 fn default_exchange(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn Exchange>> {
     match config.exchange.mode {

@@ -149,7 +149,11 @@ impl Intake {
             content_hash: hash,
             market,
         };
-        self.store.claim(claim).await
+        let accepted = self.store.claim(claim).await?;
+        if let Accepted::Refused(record) = &accepted {
+            crate::outcome_log::signal_refused(record);
+        }
+        Ok(accepted)
     }
 }
 

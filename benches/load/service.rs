@@ -54,7 +54,9 @@ pub fn write_config(dir: &Path, db: &Path, exchange: &Exchange) -> anyhow::Resul
     let toml = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\naudit_token = \"{AUDIT_TOKEN}\"\n\
          # Ingress limiting off, so it never shapes the measurement.\n\
-         rate_limit_per_minute = 0\n\n\
+         rate_limit_per_minute = 0\n\
+         # Nor the connection caps (the total is still fitted to the open-file limit).\n\
+         max_connections = 100000\nmax_connections_per_ip = 100000\n\n\
          [database]\nurl = \"sqlite://{db}\"\n\n\
          [exchange]\n{exchange_section}\n\
          [[sources]]\nname = \"{SOURCE}\"\nauth = \"hmac\"\nsecret = \"{SECRET}\"\n\n\

@@ -69,7 +69,8 @@ pub enum Command {
     Cancel(cancel::CancelArgs),
     /// Exit 0 if the service answers /healthz (for container health checks).
     Healthcheck {
-        /// Base URL of the service; default: from server.listen.
+        /// Base URL of the service; default: from server.listen (https when
+        /// tradehook terminates TLS itself).
         #[arg(long)]
         url: Option<String>,
     },
@@ -100,8 +101,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Template(args) => template::run(&config, args),
         Command::Cancel(args) => cancel::run(&config, args).await,
         Command::Healthcheck { url } => {
-            let url = format!("{}/healthz", url.unwrap_or_else(|| base_url(&config)));
-            let response = reqwest::Client::new()
+            let tls = config.server.tls_cert.is_some() || !config.server.acme_domains.is_empty();
+            let (url, client) = match url {
+                Some(url) => (format!("{url}/healthz"), reqwest::Client::new()),
+                // Its own listener over loopback: the certificate names the public
+                // host, not 127.0.0.1, so only liveness is checked here, not identity.
+                None if tls => (
+                    format!(
+                        "{}/healthz",
+                        base_url(&config).replacen("http://", "https://", 1)
+                    ),
+                    reqwest::Client::builder()
+                        .danger_accept_invalid_certs(true)
+                        .build()?,
+                ),
+                None => (
+                    format!("{}/healthz", base_url(&config)),
+                    reqwest::Client::new(),
+                ),
+            };
+            let response = client
                 .get(&url)
                 .timeout(std::time::Duration::from_secs(3))
                 .send()

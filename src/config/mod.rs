@@ -95,10 +95,35 @@ pub struct ServerConfig {
     /// minute from one client address before the rest are answered `429`; `0` or unset
     /// disables. Authenticated signals never count against it.
     pub rate_limit_per_minute: Option<u32>,
+    /// Seconds a client has to send a request's headers (and a TLS handshake); an
+    /// idle keep-alive connection is closed after the same time.
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a whole request, body included; later is `408`.
+    pub request_timeout_secs: u64,
+    /// Connections held at once, in total (kept below the open-file limit).
+    pub max_connections: u64,
+    /// Connections held at once from one client address; TradingView's addresses,
+    /// sources' `allowed_ips` and `trusted_proxies` are exempt.
+    pub max_connections_per_ip: u64,
+    /// A plain-HTTP listener that redirects every request to HTTPS (e.g. `0.0.0.0:80`).
+    pub redirect_http: Option<SocketAddr>,
+    /// Seconds between checks of `tls_cert`/`tls_key` for a changed file.
+    pub tls_reload_secs: u64,
+    /// Domain names to obtain a certificate for from an ACME CA (TLS-ALPN-01).
+    pub acme_domains: Vec<String>,
+    /// Contact address given to the ACME CA.
+    pub acme_email: Option<String>,
+    /// The ACME directory URL (default Let's Encrypt production).
+    pub acme_directory: String,
+    /// Where ACME account keys and certificates are kept.
+    pub acme_cache_dir: PathBuf,
     /// Serve `GET /metrics` without a token (SPEC §7 lists it beside `/healthz`);
     /// `false` puts it behind the audit (or admin) token.
     pub metrics_public: bool,
 }
+
+/// Let's Encrypt's production ACME directory, the default `server.acme_directory`.
+pub const LETS_ENCRYPT_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -113,6 +138,16 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             max_wait_secs: 30,
             rate_limit_per_minute: Some(600),
+            header_timeout_secs: 5,
+            request_timeout_secs: 10,
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+            redirect_http: None,
+            tls_reload_secs: 10,
+            acme_domains: Vec::new(),
+            acme_email: None,
+            acme_directory: LETS_ENCRYPT_PRODUCTION.into(),
+            acme_cache_dir: PathBuf::from("data/acme"),
             metrics_public: true,
         }
     }
@@ -264,6 +299,17 @@ pub struct SourceConfig {
     /// (the default) never refuses a valid signal for its rate.
     #[serde(default)]
     pub max_signals_per_minute: Option<u32>,
+    /// Accept only requests whose TLS client certificate proves who sent them.
+    #[serde(default)]
+    pub require_client_cert: Option<ClientCertIssuer>,
+}
+
+/// Whose client certificate a source requires (`require_client_cert`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientCertIssuer {
+    /// `O=TradingView, Inc., CN=TradingView Webhooks`, chaining to a public root.
+    Tradingview,
 }
 
 /// A limit given either once for all pairs or as a table by pair.
@@ -344,6 +390,17 @@ impl Config {
             .map_err(|err| ConfigError::Load(describe_figment_error(err)))?;
         config.read_source_secret_files()?;
         crate::notify::config::read_secret_files(&mut config.notify)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses and validates a TOML document alone: no environment, no secret files
+    /// (what the fuzz and property tests feed arbitrary text to).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|err| ConfigError::Load(describe_figment_error(err)))?;
         config.validate()?;
         Ok(config)
     }

@@ -59,6 +59,31 @@ impl Config {
                 0..=*PER_MINUTE.end(),
             ),
             (
+                "server.header_timeout_secs".into(),
+                Some(server.header_timeout_secs),
+                1..=300,
+            ),
+            (
+                "server.request_timeout_secs".into(),
+                Some(server.request_timeout_secs),
+                1..=600,
+            ),
+            (
+                "server.max_connections".into(),
+                Some(server.max_connections),
+                1..=1_000_000,
+            ),
+            (
+                "server.max_connections_per_ip".into(),
+                Some(server.max_connections_per_ip),
+                1..=1_000_000,
+            ),
+            (
+                "server.tls_reload_secs".into(),
+                Some(server.tls_reload_secs),
+                1..=86_400,
+            ),
+            (
                 "database.busy_timeout_ms".into(),
                 Some(self.database.busy_timeout_ms),
                 1..=60_000,
@@ -145,6 +170,26 @@ mod tests {
                 Box::new(|c| c.database.busy_timeout_ms = u64::MAX),
             ),
             (
+                "server.header_timeout_secs",
+                Box::new(|c| c.server.header_timeout_secs = 0),
+            ),
+            (
+                "server.request_timeout_secs",
+                Box::new(|c| c.server.request_timeout_secs = 601),
+            ),
+            (
+                "server.max_connections",
+                Box::new(|c| c.server.max_connections = 0),
+            ),
+            (
+                "server.max_connections_per_ip",
+                Box::new(|c| c.server.max_connections_per_ip = u64::MAX),
+            ),
+            (
+                "server.tls_reload_secs",
+                Box::new(|c| c.server.tls_reload_secs = 0),
+            ),
+            (
                 "exchange.deadline_secs",
                 Box::new(|c| c.exchange.deadline_secs = 1),
             ),
@@ -188,6 +233,7 @@ mod tests {
                 allowed_pairs: None,
                 allowed_order_types: None,
                 max_orders_per_minute: Some(2_000_000),
+                require_client_cert: None,
                 format: Default::default(),
                 max_signals_per_minute: None,
             })

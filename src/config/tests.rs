@@ -55,6 +55,52 @@ fn public_listen_without_tls_is_refused() {
 }
 
 #[test]
+fn public_listen_with_built_in_tls_is_allowed() {
+    parse("[server]\nlisten = \"0.0.0.0:8443\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"")
+        .unwrap();
+    parse("[server]\nlisten = \"0.0.0.0:443\"\nacme_domains = [\"hooks.example.com\"]").unwrap();
+}
+
+#[test]
+fn tls_settings_that_cannot_work_are_named() {
+    let cases = [
+        ("tls_cert = \"c.pem\"", "server.tls_cert"),
+        ("redirect_http = \"0.0.0.0:80\"", "server.redirect_http"),
+        ("acme_domains = [\"bad domain\"]", "server.acme_domains"),
+        (
+            "acme_domains = [\"a.example\"]\nacme_directory = \"http://x\"",
+            "server.acme_directory",
+        ),
+        (
+            "acme_domains = [\"a.example\"]\nacme_email = \"nobody\"",
+            "server.acme_email",
+        ),
+        (
+            "acme_domains = [\"a.example\"]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"",
+            "server.acme_domains",
+        ),
+    ];
+    for (toml, key) in cases {
+        let err = parse(&format!("[server]\n{toml}")).unwrap_err();
+        assert!(err.to_string().contains(key), "{toml}: {err}");
+    }
+}
+
+#[test]
+fn a_client_certificate_requirement_needs_built_in_tls() {
+    let source = "[[sources]]\nname = \"tv\"\nauth = \"token\"\nsecret = \"passphrase-0123456789\"\nrequire_client_cert = \"tradingview\"";
+    let err = parse(source).unwrap_err();
+    assert!(
+        err.to_string().contains("sources[0].require_client_cert"),
+        "{err}"
+    );
+    parse(&format!(
+        "[server]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n{source}"
+    ))
+    .unwrap();
+}
+
+#[test]
 fn hmac_source_needs_a_whsec_secret() {
     let err = parse("[[sources]]\nname = \"a\"\nauth = \"hmac\"\nsecret = \"plain\"").unwrap_err();
     assert!(err.to_string().contains("sources[0].secret"), "{err}");

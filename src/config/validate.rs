@@ -28,23 +28,42 @@ impl Config {
                 "tls_cert and tls_key must be set together",
             ));
         }
-        if server.tls_cert.is_some() {
+        let tls = server.tls_cert.is_some() || !server.acme_domains.is_empty();
+        if server.tls_cert.is_some() && !server.acme_domains.is_empty() {
             return Err(invalid(
-                "server.tls_cert",
-                "built-in HTTPS is not available in this version; terminate TLS in a proxy \
-                 and set server.behind_tls_proxy = true",
+                "server.acme_domains",
+                "set either tls_cert/tls_key or acme_domains, not both",
             ));
         }
-        if !server.listen.ip().is_loopback() && !server.behind_tls_proxy {
+        self.validate_acme()?;
+        // Signals and tokens must never cross a network in clear text: off loopback,
+        // tradehook terminates TLS itself or a TLS proxy does it in front.
+        if !server.listen.ip().is_loopback() && !tls && !server.behind_tls_proxy {
             return Err(invalid(
                 "server.listen",
                 format!(
                     "{} is not a loopback address; signals and tokens must not cross a \
-                     network in clear text: put a TLS proxy in front and set \
+                     network in clear text: set server.tls_cert and server.tls_key (or \
+                     server.acme_domains), or put a TLS proxy in front and set \
                      server.behind_tls_proxy = true",
                     server.listen
                 ),
             ));
+        }
+        if server.redirect_http.is_some() && !tls {
+            return Err(invalid(
+                "server.redirect_http",
+                "redirects to HTTPS, so it needs tls_cert/tls_key or acme_domains",
+            ));
+        }
+        for (i, source) in self.sources.iter().enumerate() {
+            if source.require_client_cert.is_some() && !tls {
+                return Err(invalid(
+                    format!("sources[{i}].require_client_cert"),
+                    "a client certificate is only seen when tradehook terminates TLS: \
+                     set server.tls_cert/tls_key or server.acme_domains",
+                ));
+            }
         }
         for (key, token) in [
             ("server.audit_token", &server.audit_token),
@@ -55,6 +74,39 @@ impl Config {
                     return Err(invalid(key, "must be at least 16 characters"));
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn validate_acme(&self) -> Result<(), ConfigError> {
+        let server = &self.server;
+        if server.acme_domains.is_empty() {
+            return Ok(());
+        }
+        for domain in &server.acme_domains {
+            let valid = !domain.is_empty()
+                && domain.len() <= 253
+                && domain.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            if !valid {
+                return Err(invalid(
+                    "server.acme_domains",
+                    format!("{domain:?} is not a DNS name"),
+                ));
+            }
+        }
+        if let Some(email) = &server.acme_email {
+            if !email.contains('@') || email.chars().any(char::is_whitespace) {
+                return Err(invalid("server.acme_email", "is not an e-mail address"));
+            }
+        }
+        let url = reqwest::Url::parse(&server.acme_directory)
+            .map_err(|err| invalid("server.acme_directory", err.to_string()))?;
+        if url.scheme() != "https" {
+            return Err(invalid("server.acme_directory", "must be an https URL"));
         }
         Ok(())
     }

@@ -205,6 +205,10 @@ impl Executor {
             match self.inner.store.change(status_change.clone()).await {
                 Ok(record) => {
                     self.inner.metrics.status(record.status);
+                    if record.status.is_final() || record.status == OrderStatus::Unknown {
+                        let to_wire = self.inner.tracker.to_wire_ms(order);
+                        crate::outcome_log::order_outcome(&record, to_wire);
+                    }
                     if record.status.is_final() {
                         self.inner.tracker.settled(order);
                     }

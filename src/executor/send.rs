@@ -93,6 +93,10 @@ impl Executor {
             }
             attempt_no += 1;
             self.inner.tracker.attempting(id);
+            let since_signal = self.now() - order.created_at;
+            self.inner
+                .tracker
+                .on_wire(id, since_signal.num_milliseconds());
             let attempt = self.inner.exchange.add_order(&request).await;
             let millis = attempt.elapsed.as_millis();
             self.inner

@@ -5,7 +5,7 @@
 //! attempted set tells the sweeper whether a `pending` order that nothing works on may
 //! have left for the exchange (then it is looked up, never resent) or provably not.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use uuid::Uuid;
@@ -14,6 +14,8 @@ use uuid::Uuid;
 struct Sets {
     active: HashSet<Uuid>,
     attempted: HashSet<Uuid>,
+    /// Milliseconds from a signal's arrival to its order's first send.
+    to_wire_ms: HashMap<Uuid, i64>,
 }
 
 /// The executor's bookkeeping of work in progress.
@@ -46,7 +48,20 @@ impl Tracker {
 
     /// `id` reached a final status: forget its attempts.
     pub fn settled(&self, id: Uuid) {
-        self.sets().attempted.remove(&id);
+        let mut sets = self.sets();
+        sets.attempted.remove(&id);
+        sets.to_wire_ms.remove(&id);
+    }
+
+    /// Notes how long after its signal `id` first went on the wire (later sends of
+    /// the same order keep the first).
+    pub fn on_wire(&self, id: Uuid, since_signal_ms: i64) {
+        self.sets().to_wire_ms.entry(id).or_insert(since_signal_ms);
+    }
+
+    /// The time noted by [`Tracker::on_wire`], if the order was sent.
+    pub fn to_wire_ms(&self, id: Uuid) -> Option<i64> {
+        self.sets().to_wire_ms.get(&id).copied()
     }
 
     /// How many orders tasks are working on.
@@ -92,5 +107,17 @@ mod tests {
         assert!(tracker.was_attempted(id));
         tracker.settled(id);
         assert!(!tracker.was_attempted(id));
+    }
+
+    #[test]
+    fn the_first_send_time_is_kept_until_the_order_settles() {
+        let tracker = Tracker::default();
+        let id = Uuid::new_v4();
+        assert_eq!(tracker.to_wire_ms(id), None);
+        tracker.on_wire(id, 12);
+        tracker.on_wire(id, 900);
+        assert_eq!(tracker.to_wire_ms(id), Some(12));
+        tracker.settled(id);
+        assert_eq!(tracker.to_wire_ms(id), None);
     }
 }

@@ -15,7 +15,8 @@ use crate::store::orders::{self, OrderFilter, OrderRecord};
 const PAGE: u32 = 500;
 
 /// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 enum Format {
     Csv,
     Ndjson,
@@ -98,7 +99,10 @@ fn render(format: Format, order: &OrderRecord) -> Result<Bytes, String> {
     get,
     path = "/v1/orders/export",
     tag = "audit",
-    params(ListQuery),
+    params(
+        ListQuery,
+        ("format" = inline(Option<Format>), Query, description = "`csv` (the default) or `ndjson`"),
+    ),
     security(("audit_token" = [])),
     responses(
         (status = 200, description = "Every matching order, streamed as CSV (with a header row) or NDJSON", content_type = "text/csv", body = String),

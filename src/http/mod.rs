@@ -70,7 +70,13 @@ pub fn router(state: AppState) -> Router {
         metrics.route_layer(from_fn_with_state(state.clone(), auth::require_audit))
     };
     Router::new()
-        .route("/v1/signals/{source}", post(signals::post_signal))
+        .route(
+            "/v1/signals/{source}",
+            post(signals::post_signal).route_layer(from_fn_with_state(
+                state.clone(),
+                crate::tls::client_cert::require_for_source,
+            )),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(metrics)

@@ -43,7 +43,8 @@ pub struct ListQuery {
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Export only: `csv` or `ndjson`.
+    /// Export only: `csv` or `ndjson` (documented on the export alone).
+    #[param(ignore)]
     pub format: Option<String>,
 }
 
@@ -117,11 +118,12 @@ fn filter_pair(table: &PairTable, sent: &str) -> Result<String, ApiError> {
 }
 
 /// Cursors are opaque to clients; today they wrap the last row id seen.
-fn encode_cursor(id: i64) -> String {
+pub fn encode_cursor(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("o{id}"))
 }
 
-fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+/// The row id inside a cursor this service issued; anything else is a `400`.
+pub fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
@@ -189,6 +191,7 @@ pub struct OrderDetail {
     security(("audit_token" = [])),
     responses(
         (status = 200, description = "The order with its events, oldest first", body = OrderDetail),
+        (status = 400, description = "The client order ID is not a UUID", body = ErrorBody),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
         (status = 404, description = "No such order", body = ErrorBody),
     )

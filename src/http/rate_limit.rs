@@ -154,6 +154,7 @@ mod tests {
             max_orders_per_minute: None,
             format: Default::default(),
             max_signals_per_minute: per_minute,
+            require_client_cert: None,
         }
     }
 

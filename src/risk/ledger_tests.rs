@@ -77,6 +77,7 @@ fn config() -> Arc<Config> {
             allowed_pairs: None,
             allowed_order_types: None,
             max_orders_per_minute: None,
+            require_client_cert: None,
             format: Default::default(),
             max_signals_per_minute: None,
         })

@@ -95,6 +95,7 @@ impl Scenario {
                 allowed_pairs: None,
                 allowed_order_types: None,
                 max_orders_per_minute: None,
+                require_client_cert: None,
                 format: Default::default(),
                 max_signals_per_minute: None,
             },

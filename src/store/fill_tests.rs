@@ -33,6 +33,7 @@ async fn placed_order(conn: &mut SqliteConnection, ledger: &mut RiskLedger) -> U
         max_orders_per_minute: None,
         format: Default::default(),
         max_signals_per_minute: None,
+        require_client_cert: None,
     }];
     let config = std::sync::Arc::new(config);
     let claim = Claim {

@@ -105,6 +105,7 @@ async fn token_source_refuses_wrong_missing_passphrase_and_foreign_ips() {
             allowed_pairs: None,
             allowed_order_types: None,
             max_orders_per_minute: None,
+            require_client_cert: None,
             format: Default::default(),
             max_signals_per_minute: None,
         });

@@ -43,6 +43,7 @@ fn source(name: &str, auth: AuthKind, format: Format) -> SourceConfig {
         max_orders_per_minute: None,
         format,
         max_signals_per_minute: None,
+        require_client_cert: None,
     }
 }
 
