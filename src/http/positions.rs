@@ -50,8 +50,9 @@ pub struct StatsQuery {
 /// `GET /v1/stats`.
 pub async fn get_stats(
     State(app): State<AppState>,
-    Query(query): Query<StatsQuery>,
+    query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Stats>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let since = match query.since.as_deref() {
         Some(text) => DateTime::parse_from_rfc3339(text)
             .map(|at| at.with_timezone(&Utc))
