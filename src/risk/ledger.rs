@@ -17,7 +17,7 @@
 //! | daily notional | created today (UTC), any status but `rejected`, `failed`, `expired` |
 //! | bought since the balance read | buys `pending`/`unknown`, plus buys the exchange answered (`placed`, `validated`, `partially_filled`, `filled`, `canceled`) last changed since the read minus [`BALANCE_LAG_SECS`] |
 //!
-//! | … plus open buys from before the read | the unfilled remainder (`volume − filled_volume`) of buys still `placed`/`partially_filled` last changed before the read minus [`BALANCE_LAG_SECS`]: resting on the book, not in the balance |
+//! | … plus open buys from before the read | the unfilled remainder (`volume − filled_volume`) of buys other than market orders still `placed`/`partially_filled` last changed before the read minus [`BALANCE_LAG_SECS`]: resting on the book, not in the balance (a market order does not rest) |
 //!
 //! A fill or cancel changes an order that was already confirmed: its entry moves to
 //! the time of that change, as its `updated_at` does, so it is counted once.
@@ -110,6 +110,10 @@ pub struct OrderFacts<'a> {
     pub volume: Option<Decimal>,
     pub notional: Option<Decimal>,
     pub created_at: DateTime<Utc>,
+    /// Whether it can rest on the book (every order type but market): only those are
+    /// held as open buys, so orders nothing reports filled (no executions feed, a
+    /// history from before fills were tracked) cannot pile up without bound.
+    pub can_rest: bool,
 }
 
 /// The running risk state. Every method is synchronous and does no I/O.
@@ -293,7 +297,7 @@ impl RiskLedger {
             }
         }
         self.open.remove(&order.client_order_id);
-        if to.is_open() {
+        if to.is_open() && order.can_rest {
             let filled = order.filled.unwrap_or_default();
             let resting = Confirmed {
                 at,
@@ -414,8 +418,9 @@ impl RiskLedger {
         }
         let open: Vec<OpenRow> = sqlx::query_as(
             "SELECT client_order_id, updated_at, pair, volume, filled_volume
-             FROM orders INDEXED BY orders_by_status
-             WHERE status IN ('placed', 'partially_filled') AND side = 'buy'",
+             FROM orders INDEXED BY orders_resting_buys
+             WHERE status IN ('placed', 'partially_filled') AND side = 'buy'
+               AND order_type <> 'market'",
         )
         .fetch_all(&mut *conn)
         .await?;

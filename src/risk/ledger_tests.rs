@@ -101,6 +101,11 @@ fn claim_for(
     if refused {
         changes["leverage"] = serde_json::json!("2");
     }
+    if volume % 3 == 0 {
+        // Some limit orders: only those can rest on the book.
+        changes["order_type"] = serde_json::json!("limit");
+        changes["price"] = serde_json::json!("2000");
+    }
     Claim {
         config: config.clone(),
         source: SOURCES[source].to_owned(),
@@ -294,7 +299,12 @@ async fn a_buy_resting_since_before_the_balance_read_counts_its_unfilled_remaind
     let mut conn = pool.acquire().await.unwrap();
     let config = config();
     let mut ledger = RiskLedger::load(&mut conn, now()).await.unwrap();
-    let claim = claim_for(&config, 0, 0, true, false, 100);
+    // A limit buy: only orders that can rest on the book count as resting.
+    let mut claim = claim_for(&config, 0, 0, true, false, 100);
+    claim.signal = signal(serde_json::json!({
+        "pair": PAIRS[0], "side": "buy", "volume": "1.00",
+        "order_type": "limit", "price": "2000",
+    }));
     let Accepted::New(record) = claim::apply(&mut conn, &mut ledger, &claim, now())
         .await
         .unwrap()

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | order rate | all but `rejected` | each was an attempt on the exchange, even if it then failed or expired |
 //! | daily notional | all but `rejected`, `failed`, `expired` | those never traded; `validated` counts so validate mode behaves like live |
-//! | bought since the balance read | the unfilled remainder of buys `placed`/`partially_filled` last changed before the read minus [`BALANCE_LAG_SECS`] (resting on the book), plus `pending`, `unknown` (any age) and every other status but `rejected`, `failed`, `expired` updated since the read minus [`BALANCE_LAG_SECS`] (`placed`, `validated`, `partially_filled`, `filled`, `canceled`; a fill updates its order) | they may have traded without the balance showing it yet |
+//! | bought since the balance read | the unfilled remainder of buys other than market orders `placed`/`partially_filled` last changed before the read minus [`BALANCE_LAG_SECS`] (resting on the book), plus `pending`, `unknown` (any age) and every other status but `rejected`, `failed`, `expired` updated since the read minus [`BALANCE_LAG_SECS`] (`placed`, `validated`, `partially_filled`, `filled`, `canceled`; a fill updates its order) | they may have traded without the balance showing it yet |
 //!
 //! Times are Unix ms; decimals are exact text, summed here with `Decimal` (never in SQL,
 //! which would use floats). Migration `0002_risk_indexes.sql` keeps every query on an
@@ -140,7 +140,7 @@ async fn bought_since(
     let sql = format!(
         "SELECT volume, filled_volume FROM orders
          WHERE status IN ('placed', 'partially_filled') AND side = 'buy'
-           AND updated_at < ? AND pair IN ({list})"
+           AND order_type <> 'market' AND updated_at < ? AND pair IN ({list})"
     );
     let mut select = sqlx::query_as::<_, (Option<String>, Option<String>)>(&sql);
     select = select.bind(since.timestamp_millis());

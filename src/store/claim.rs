@@ -81,6 +81,7 @@ pub fn facts(record: &OrderRecord) -> OrderFacts<'_> {
         volume: record.volume,
         notional: record.notional,
         created_at: record.created_at,
+        can_rest: record.order_type != crate::signal::OrderType::Market,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::fills::{post, wait_status};
 use crate::helpers::*;
 use crate::support::fake_kraken::FakeKraken;
 
-const LIMIT_BUY: &str =
+pub const LIMIT_BUY: &str =
     r#"{"pair":"XBTUSD","side":"buy","order_type":"limit","price":"40000","volume":"0.01"}"#;
 
 async fn cancel(app: &TestApp, id: &str, token: Option<&str>) -> (u16, Value) {

@@ -252,3 +252,47 @@ async fn a_channel_takes_only_its_sources_and_by_default_no_rejections() {
         "non-order events ignore sources"
     );
 }
+
+#[tokio::test]
+async fn a_fill_and_a_cancel_are_reported_with_what_filled_and_who_cancelled() {
+    let receiver = Receiver::start().await;
+    let url = receiver.url();
+    let app = spawn_app_with(|config| {
+        config.notify = vec![webhook("ops", &url, "\"order_filled\", \"order_canceled\"")];
+        fast(config);
+    })
+    .await;
+    app.paper().set_price("XBTUSD", "50000".parse().unwrap());
+    let filled = buy(&app, "0.01").await;
+    let resting = crate::fills::post(&app, "msg_notify_rest", crate::cancel::LIMIT_BUY).await;
+    crate::fills::wait_status(&app, &resting, "placed").await;
+    let (status, body) = app
+        .admin(&format!("/v1/orders/{resting}/cancel"), Some(ADMIN_TOKEN))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let limit = Duration::from_secs(20);
+    let received = receiver
+        .wait_for(limit, |r| {
+            !of_type(r, "order_filled").is_empty() && !of_type(r, "order_canceled").is_empty()
+        })
+        .await;
+    let fill = verified(of_type(&received, "order_filled")[0]);
+    assert_eq!(fill["data"]["client_order_id"], filled.as_str(), "{fill}");
+    assert_eq!(fill["data"]["status"], "filled", "{fill}");
+    assert_eq!(fill["data"]["filled_volume"], "0.01", "{fill}");
+    assert_eq!(fill["data"]["avg_price"], "50000", "{fill}");
+    assert_eq!(fill["data"]["fee"], "2", "{fill}");
+    let cancel = verified(of_type(&received, "order_canceled")[0]);
+    assert_eq!(
+        cancel["data"]["client_order_id"],
+        resting.as_str(),
+        "{cancel}"
+    );
+    assert_eq!(cancel["data"]["status"], "canceled", "{cancel}");
+    assert_eq!(
+        of_type(&received, "order_filled").len(),
+        1,
+        "one fill, one notification"
+    );
+}
