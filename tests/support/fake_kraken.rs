@@ -17,7 +17,7 @@
 //! ```
 
 mod handlers;
-mod orders;
+pub(crate) mod orders;
 mod state;
 
 pub use state::FakeOrder;
@@ -113,6 +113,11 @@ impl FakeKraken {
             shared,
             server,
         }
+    }
+
+    /// The shared state, for the WebSocket fake's order entry.
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// Base URL, for `exchange.kraken_url`.

@@ -20,6 +20,8 @@
 //!   bounded schedule that leaves room on the rate counter for new orders.
 //! - [`public`]: `Ticker`, `AssetPairs`, `SystemStatus`, `Time` (also used in paper mode).
 //! - [`private`]: the signed calls; no funding or withdrawal call exists.
+//! - [`ws_order`] and [`ws_entry`]: order entry over WebSocket v2 (`add_order`),
+//!   with `exchange.transport = "websocket"`.
 //! - [`exchange`]: [`KrakenExchange`], the [`crate::exchange::Exchange`] implementation.
 
 pub mod batch;
@@ -39,7 +41,9 @@ pub mod rate_limit;
 pub mod round;
 pub mod sign;
 pub mod ws;
+pub mod ws_entry;
 pub mod ws_messages;
+pub mod ws_order;
 
 pub use client::KrakenError;
 pub use exchange::KrakenExchange;

@@ -234,3 +234,53 @@ impl Drop for Held<'_> {
         self.0.state().held -= 1;
     }
 }
+
+/// A number or string of a WebSocket v2 request as form text.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Accepts a WebSocket v2 `add_order` (its `params`) into the same book as REST
+/// `AddOrder`, so REST lookups find it: the fields are mapped onto the REST form
+/// and checked alike. `Ok(None)` when only validated.
+pub(crate) fn accept_ws(shared: &Shared, params: &Value) -> Result<Option<String>, String> {
+    let mut form: Form = Vec::new();
+    let symbol = params["symbol"].as_str().unwrap_or("");
+    let pair = symbol.replace("BTC", "XBT").replace('/', "");
+    form.push(("pair".into(), pair));
+    for (ws, rest) in [
+        ("side", "type"),
+        ("order_type", "ordertype"),
+        ("order_qty", "volume"),
+        ("cl_ord_id", "cl_ord_id"),
+        ("order_userref", "userref"),
+        ("deadline", "deadline"),
+    ] {
+        if let Some(v) = text(&params[ws]) {
+            form.push((rest.into(), v));
+        }
+    }
+    if let Some(v) = text(&params["triggers"]["price"]) {
+        form.push(("price".into(), v));
+        if let Some(limit) = text(&params["limit_price"]) {
+            form.push(("price2".into(), limit));
+        }
+    } else if let Some(v) = text(&params["limit_price"]) {
+        form.push(("price".into(), v));
+    }
+    if let Some(close) = text(&params["conditional"]["order_type"]) {
+        form.push(("close[ordertype]".into(), close));
+    }
+    let mut state = shared.state();
+    let (txid, order) = check(&state, &form).map_err(str::to_owned)?;
+    if params["validate"] == true {
+        return Ok(None);
+    }
+    state.orders.push(order);
+    Ok(Some(txid))
+}
