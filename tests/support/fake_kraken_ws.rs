@@ -234,9 +234,12 @@ impl FakeKrakenWs {
     }
 
     /// Sends `report` to every subscriber (none while down) and keeps it for later
-    /// snapshots.
+    /// snapshots (and, started with a REST fake, lists a trade in its `TradesHistory`).
     pub fn push(&self, report: Value) {
         self.state().history.push(report.clone());
+        if let (Some(book), "trade") = (&self.book, report["exec_type"].as_str().unwrap_or("")) {
+            super::fake_kraken::orders::record_trade(book, &report);
+        }
         let _ = self.live.send(Push::Report(report));
     }
 

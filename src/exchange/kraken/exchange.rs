@@ -301,6 +301,22 @@ impl Exchange for KrakenExchange {
         Ok(states)
     }
 
+    async fn trades_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::exchange::ExchangeTrade>, ExchangeError> {
+        // The live pair table names fee currencies; the built-in one if unreachable.
+        let pairs = self
+            .public
+            .asset_pairs()
+            .await
+            .unwrap_or_else(|_| PairTable::snapshot());
+        self.private
+            .trades_since(since, &pairs)
+            .await
+            .map_err(|e| ExchangeError(e.to_string()))
+    }
+
     fn take_fills(
         &self,
     ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::fills::ExecutionEvent>> {

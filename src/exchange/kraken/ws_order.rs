@@ -18,6 +18,7 @@ use serde_json::{Map, Number, Value};
 
 use super::order_form::{Field, FormError};
 use crate::exchange::OrderRequest;
+use crate::pairs::PairInfo;
 
 /// A decimal of the form as a JSON number with the same text.
 fn number(name: &str, text: &str) -> Result<Value, FormError> {
@@ -70,9 +71,9 @@ fn prices(
 
 /// The pair as WebSocket v2 names it: `AssetPairs`' `wsname` (`XBT/USD`) with the
 /// readable asset names v2 uses (`BTC/USD`, `DOGE/USD`), else the altname.
-fn v2_symbol(order: &OrderRequest) -> String {
-    let Some(wsname) = order.pair.wsname.as_deref() else {
-        return order.pair.altname.clone();
+pub fn v2_symbol(pair: &PairInfo) -> String {
+    let Some(wsname) = pair.wsname.as_deref() else {
+        return pair.altname.clone();
     };
     wsname
         .split('/')
@@ -108,7 +109,7 @@ pub fn add_order_message(
     params.insert("order_type".into(), order_type.into());
     params.insert("side".into(), required("type")?.into());
     params.insert("order_qty".into(), number("volume", required("volume")?)?);
-    params.insert("symbol".into(), v2_symbol(order).into());
+    params.insert("symbol".into(), v2_symbol(&order.pair).into());
     prices(
         &mut params,
         order_type,

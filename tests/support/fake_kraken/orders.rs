@@ -284,3 +284,59 @@ pub(crate) fn accept_ws(shared: &Shared, params: &Value) -> Result<Option<String
     state.orders.push(order);
     Ok(Some(txid))
 }
+
+/// Lists a WebSocket v2 `trade` report in the trade history `TradesHistory` serves,
+/// under its order's txid (found by `cl_ord_id`) and its `exec_id` as trade id.
+pub(crate) fn record_trade(shared: &Shared, report: &Value) {
+    let mut state = shared.state();
+    let cl_ord_id = report["cl_ord_id"].as_str();
+    let Some(order) = state
+        .orders
+        .iter()
+        .find(|o| o.cl_ord_id.as_deref() == cl_ord_id)
+    else {
+        return;
+    };
+    let pair = state
+        .pairs
+        .get(&order.pair)
+        .map_or(order.pair.clone(), |p| p.id.clone());
+    let time = report["timestamp"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0);
+    let entry = json!({
+        "ordertxid": order.txid, "pair": pair, "time": time,
+        "type": order.side, "ordertype": order.ordertype,
+        "price": text(&report["last_price"]), "vol": text(&report["last_qty"]),
+        "cost": text(&report["cost"]), "fee": text(&report["fees"][0]["qty"]),
+        "maker": report["liquidity_ind"] == "m",
+    });
+    let trade_id = report["exec_id"].as_str().unwrap_or("").to_owned();
+    state.trades.push((trade_id, entry));
+}
+
+/// `TradesHistory`: trades after `start` (unix seconds, exclusive), newest first,
+/// 50 from offset `ofs`, with the total in `count`.
+pub(super) fn trades_history(shared: &Shared, form: &Form) -> Response {
+    let start = field(form, "start")
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let ofs = field(form, "ofs")
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(0);
+    let state = shared.state();
+    let matching: Vec<&(String, Value)> = state
+        .trades
+        .iter()
+        .rev()
+        .filter(|(_, t)| t["time"].as_f64().unwrap_or(0.0) > start)
+        .collect();
+    let page: Map<String, Value> = matching
+        .iter()
+        .skip(ofs)
+        .take(50)
+        .map(|(id, t)| (id.clone(), t.clone()))
+        .collect();
+    ok(json!({"trades": page, "count": matching.len()}))
+}
