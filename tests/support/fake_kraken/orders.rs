@@ -249,6 +249,13 @@ fn text(value: &Value) -> Option<String> {
 /// `AddOrder`, so REST lookups find it: the fields are mapped onto the REST form
 /// and checked alike. `Ok(None)` when only validated.
 pub(crate) fn accept_ws(shared: &Shared, params: &Value) -> Result<Option<String>, String> {
+    if let Some(cl_ord_id) = params["cl_ord_id"].as_str() {
+        let mut state = shared.state();
+        state
+            .arrivals
+            .entry(cl_ord_id.to_owned())
+            .or_insert_with(Instant::now);
+    }
     let mut form: Form = Vec::new();
     let symbol = params["symbol"].as_str().unwrap_or("");
     let pair = symbol.replace("BTC", "XBT").replace('/', "");
