@@ -107,9 +107,15 @@ impl OrderSocket {
         };
         let recorded = without_token(&message);
         let sent = exchange(&mut connection.socket, message, req_id, wait).await;
-        if !matches!(sent, Sent::Answered(_)) {
+        let keep = match &sent {
+            // A refused token: the next order connects again with a fresh one.
+            Sent::Answered(Answer::Refused(error)) => !error.contains("token"),
+            Sent::Answered(_) => true,
             // A late answer must not be read as another request's, and a broken
             // connection is not reused.
+            Sent::NotSent(_) | Sent::Lost(_) => false,
+        };
+        if !keep {
             *slot = None;
         }
         (recorded, sent)
