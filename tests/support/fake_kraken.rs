@@ -17,8 +17,9 @@
 //! ```
 
 mod handlers;
-pub(crate) mod orders;
+mod orders;
 mod state;
+pub(crate) mod ws_book;
 
 pub use state::FakeOrder;
 pub(crate) use state::{Shared, State};

@@ -207,7 +207,7 @@ impl FakeKrakenWs {
             return refuse("EGeneral:Internal error");
         };
         let script = self.state().script.pop_front();
-        let txid = match super::fake_kraken::orders::accept_ws(&book, params) {
+        let txid = match super::fake_kraken::ws_book::accept_ws(&book, params) {
             Ok(txid) => txid,
             Err(error) => return refuse(&error),
         };
@@ -238,7 +238,7 @@ impl FakeKrakenWs {
     pub fn push(&self, report: Value) {
         self.state().history.push(report.clone());
         if let (Some(book), "trade") = (&self.book, report["exec_type"].as_str().unwrap_or("")) {
-            super::fake_kraken::orders::record_trade(book, &report);
+            super::fake_kraken::ws_book::record_trade(book, &report);
         }
         let _ = self.live.send(Push::Report(report));
     }
