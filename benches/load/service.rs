@@ -38,6 +38,8 @@ pub enum Exchange {
         url: String,
         key: String,
         secret: String,
+        /// More `[exchange]` lines (the WebSocket runs: `transport`, `kraken_ws_url`).
+        extra: String,
     },
 }
 
@@ -46,8 +48,8 @@ pub fn write_config(dir: &Path, db: &Path, exchange: &Exchange) -> anyhow::Resul
     let exchange_section = match exchange {
         Exchange::Paper => "mode = \"paper\"\npaper_market_data = false\n".to_owned(),
         // Pro tier: the 1,000/s burst of the issue is within Kraken's Pro limits.
-        Exchange::Live { url, .. } => {
-            format!("mode = \"live\"\nkraken_url = \"{url}\"\ntier = \"pro\"\n")
+        Exchange::Live { url, extra, .. } => {
+            format!("mode = \"live\"\nkraken_url = \"{url}\"\ntier = \"pro\"\n{extra}")
         }
     };
     let pairs: Vec<String> = PAIRS.iter().map(|p| format!("\"{p}\"")).collect();

@@ -228,6 +228,20 @@ pub struct ExchangeConfig {
     /// Live mode: follow fills and cancels on the `executions` channel (on by
     /// default); off, orders stay `placed` as far as tradehook knows.
     pub executions_feed: bool,
+    /// How orders reach Kraken: `rest` (`AddOrder`, the default) or `websocket`
+    /// (WebSocket v2 `add_order` on `kraken_ws_url`).
+    pub transport: Transport,
+}
+
+/// `exchange.transport`: how orders are sent to Kraken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// REST `AddOrder`, signed with a nonce.
+    #[default]
+    Rest,
+    /// WebSocket v2 `add_order` with a session token, no nonce.
+    Websocket,
 }
 
 impl ExchangeConfig {
@@ -258,6 +272,7 @@ impl Default for ExchangeConfig {
             paper_balances: BTreeMap::new(),
             kraken_ws_url: "wss://ws-auth.kraken.com/v2".into(),
             executions_feed: true,
+            transport: Transport::Rest,
         }
     }
 }

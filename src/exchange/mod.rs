@@ -47,6 +47,22 @@ pub struct OrderRequest {
     pub deadline: DateTime<Utc>,
 }
 
+/// One trade of the account as the exchange's history lists it, by the exchange's
+/// order id (the history does not carry our client order ID).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangeTrade {
+    /// The exchange's id of the order it belongs to (Kraken `ordertxid`).
+    pub order_txid: String,
+    /// The trade id (Kraken's trade txid, the executions channel's `exec_id`).
+    pub trade_id: String,
+    pub volume: Decimal,
+    pub price: Decimal,
+    pub fee: Decimal,
+    pub fee_currency: String,
+    pub liquidity: crate::fills::Liquidity,
+    pub at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 impl OrderRequest {
     /// The unit tests' order: a limit buy of 1.25 XBTUSD at 37 500, client order ID
@@ -196,6 +212,17 @@ pub trait Exchange: Send + Sync + 'static {
     ) -> Result<HashMap<String, String>, ExchangeError> {
         let _ = txids;
         Ok(HashMap::new())
+    }
+
+    /// The account's trades after `since`, newest first (Kraken: REST
+    /// `TradesHistory`), for filling what a long disconnection of the executions feed
+    /// missed beyond its snapshot; the default knows none.
+    async fn trades_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ExchangeTrade>, ExchangeError> {
+        let _ = since;
+        Ok(Vec::new())
     }
 
     /// Cancels an open order (`CancelOrder`); the default cannot.

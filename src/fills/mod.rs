@@ -6,8 +6,11 @@
 //! ([`Execution`]), its status (`partially_filled` or `filled`) and an audit event.
 //! Fills come from the paper trader ([`crate::exchange::paper`]) and, with Kraken, from
 //! its executions feed; [`recorder`] carries them from the exchange to the writer.
+//! After each (re)subscription [`gap_fill`] adds what the exchange's trade history
+//! holds beyond the feed's snapshot.
 
 pub mod cancel;
+pub mod gap_fill;
 pub mod positions;
 pub mod recorder;
 pub(crate) mod sql;

@@ -36,6 +36,10 @@ pub async fn run(
     let mut foreign: HashSet<Uuid> = HashSet::new();
     while let Some(event) = events.recv().await {
         if event == ExecutionEvent::Resynced {
+            // Missed trades first, so an order's completion comes after its fills.
+            for missed in super::gap_fill::missed_fills(&store, exchange.as_ref()).await {
+                record(&store, &mut foreign, missed).await;
+            }
             for settled in resync(&store, exchange.as_ref()).await {
                 record(&store, &mut foreign, settled).await;
             }

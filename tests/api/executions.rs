@@ -1,6 +1,7 @@
 //! The `executions` feed against the WebSocket fake: fills, the quirks Kraken
 //! documents, cancels by the exchange, foreign orders, and a dropped socket whose
-//! missed fills arrive in the snapshot after reconnecting, each recorded once.
+//! missed fills arrive in the snapshot after reconnecting, each recorded once; more
+//! than the snapshot holds come from the REST trade history.
 
 use std::time::{Duration, Instant};
 
@@ -164,5 +165,56 @@ async fn fills_missed_during_a_ten_second_drop_are_each_recorded_once_soon_after
     assert_eq!(app.count("fills").await, 50);
     let (_, order) = app.get_audit(&format!("/v1/orders/{id}")).await;
     assert_eq!(order["filled_volume"], "0.05", "{order}");
+    assert_eq!(order["status"], "partially_filled");
+}
+
+#[tokio::test]
+async fn eighty_fills_missed_while_disconnected_are_each_recorded_once_from_the_trade_history() {
+    let kraken = FakeKraken::start().await;
+    // Started with the REST fake, whose TradesHistory lists every trade pushed.
+    let ws = FakeKrakenWs::start_with(&kraken).await;
+    let (app, id) = live(&kraken, &ws).await;
+    ws.set_down(true);
+    ws.drop_connections();
+    for n in 0..80 {
+        ws.push(trade(
+            &id,
+            &format!("TG-{n}"),
+            0.0005,
+            40000.0 + f64::from(n),
+            "partially_filled",
+        ));
+    }
+    ws.set_down(false);
+    wait_until("the feed reconnects", Duration::from_secs(45), || {
+        ws.subscriptions().0 >= 2
+    })
+    .await;
+    // The snapshot repeats only the last 50; the other 30 come from TradesHistory.
+    let reconnected = Instant::now();
+    while app.count("fills").await < 80 {
+        assert!(
+            reconnected.elapsed() < Duration::from_secs(15),
+            "only {} of 80 fills recorded after reconnecting",
+            app.count("fills").await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(kraken.calls("TradesHistory") >= 1);
+    // Another reconnect repeats the snapshot and the history: nothing twice.
+    ws.drop_connections();
+    wait_until("the feed resubscribes", Duration::from_secs(10), || {
+        ws.subscriptions().0 >= 3
+    })
+    .await;
+    wait_until("the second gap fill", Duration::from_secs(10), || {
+        kraken.calls("TradesHistory") >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.count("fills").await, 80);
+    assert_eq!(fills_of(&app, &id).await, 80);
+    let (_, order) = app.get_audit(&format!("/v1/orders/{id}")).await;
+    assert_eq!(order["filled_volume"], "0.04", "{order}");
     assert_eq!(order["status"], "partially_filled");
 }

@@ -37,3 +37,4 @@ mod support;
 mod template;
 mod tls;
 mod validation;
+mod ws_orders;

@@ -19,6 +19,7 @@
 mod handlers;
 mod orders;
 mod state;
+pub(crate) mod ws_book;
 
 pub use state::FakeOrder;
 pub(crate) use state::{Shared, State};
@@ -113,6 +114,11 @@ impl FakeKraken {
             shared,
             server,
         }
+    }
+
+    /// The shared state, for the WebSocket fake's order entry.
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// Base URL, for `exchange.kraken_url`.

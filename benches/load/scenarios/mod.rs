@@ -2,6 +2,7 @@
 //! share: a fresh service per run, each on its own temporary database, and the
 //! correctness checks that every run makes whatever its size.
 
+mod fills;
 mod history;
 mod throughput;
 mod wire;
@@ -25,8 +26,11 @@ pub enum Scenario {
     Durable,
     /// One sender at a time: empty database vs. many orders already recorded today.
     Sequential,
-    /// Signal-to-wire in live mode against an in-process fake Kraken.
+    /// Signal-to-wire in live mode against an in-process fake Kraken, over REST
+    /// `AddOrder` and over WebSocket `add_order`.
     Wire,
+    /// Fill-to-record over the executions feed, 100 fills/s from the WebSocket fake.
+    Fills,
     /// Replays of one recorded signal, N concurrent.
     Replay,
     /// Forged signals refused, N concurrent, beside a stream of valid ones.
@@ -41,7 +45,9 @@ impl Scenario {
     /// The scenarios to run for a selection.
     pub fn expand(selection: &[Scenario]) -> Vec<Scenario> {
         use Scenario::*;
-        let every = [Durable, Sequential, Wire, Replay, Forged, Audit, Startup];
+        let every = [
+            Durable, Sequential, Wire, Fills, Replay, Forged, Audit, Startup,
+        ];
         if selection.is_empty() || selection.contains(&All) {
             return every.to_vec();
         }
@@ -236,6 +242,7 @@ pub async fn run(ctx: &mut Ctx, scenario: Scenario) -> anyhow::Result<()> {
         Scenario::Durable => throughput::durable(ctx).await,
         Scenario::Sequential => throughput::sequential(ctx).await,
         Scenario::Wire => wire::wire(ctx).await,
+        Scenario::Fills => fills::fills(ctx).await,
         Scenario::Replay => throughput::replay(ctx).await,
         Scenario::Forged => throughput::forged(ctx).await,
         Scenario::Audit => history::audit(ctx).await,

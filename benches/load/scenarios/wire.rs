@@ -1,6 +1,8 @@
 //! Signal-to-wire: the service in live mode against the fake Kraken of the tests,
-//! served in-process on loopback. Latency is the instant the fake read an order's
-//! `AddOrder` minus the instant its signal was *scheduled* to be sent (open model), so
+//! served in-process on loopback, once per transport: REST (`AddOrder`) and
+//! WebSocket v2 (`add_order` on the WebSocket fake, which takes orders into the same
+//! book). Latency is the instant the fake read an order's `AddOrder` (or `add_order`)
+//! minus the instant its signal was *scheduled* to be sent (open model), so
 //! it holds everything in between: ingress, the durable claim, the executor's queue,
 //! signing, the nonce lock, the HTTP call.
 //!
@@ -19,11 +21,19 @@ use crate::fake_kraken::FakeKraken;
 use crate::report::Row;
 use crate::service::Exchange;
 use crate::signing::{Batch, PAIRS};
+use crate::support::fake_kraken_ws::FakeKrakenWs;
 
 use super::{fresh, Ctx};
 
+/// How orders reach the fake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Rest,
+    Websocket,
+}
+
 /// The client order IDs in the `202` answers, in send order.
-fn accepted_ids(sent: &[Sent]) -> Vec<Option<Uuid>> {
+pub(super) fn accepted_ids(sent: &[Sent]) -> Vec<Option<Uuid>> {
     sent.iter()
         .map(|s| {
             if s.status != 202 {
@@ -37,7 +47,11 @@ fn accepted_ids(sent: &[Sent]) -> Vec<Option<Uuid>> {
 }
 
 /// Waits (bounded) until the fake has seen an `AddOrder` for each of `ids`.
-async fn arrivals(kraken: &FakeKraken, ids: &[Uuid], limit: Duration) -> HashMap<Uuid, Instant> {
+pub(super) async fn arrivals(
+    kraken: &FakeKraken,
+    ids: &[Uuid],
+    limit: Duration,
+) -> HashMap<Uuid, Instant> {
     let started = Instant::now();
     loop {
         let seen: HashMap<Uuid, Instant> = kraken
@@ -53,15 +67,34 @@ async fn arrivals(kraken: &FakeKraken, ids: &[Uuid], limit: Duration) -> HashMap
 }
 
 pub async fn wire(ctx: &mut Ctx) -> anyhow::Result<()> {
-    for (count, rate) in ctx.plan.wire_runs.clone() {
-        burst(ctx, count, rate).await?;
+    for transport in [Transport::Rest, Transport::Websocket] {
+        for (count, rate) in ctx.plan.wire_runs.clone() {
+            burst(ctx, count, rate, transport).await?;
+        }
     }
     Ok(())
 }
 
-async fn burst(ctx: &mut Ctx, count: u64, rate: f64) -> anyhow::Result<()> {
-    let what = format!("burst of {count} at {rate}/s over {} pairs", PAIRS.len());
+async fn burst(ctx: &mut Ctx, count: u64, rate: f64, transport: Transport) -> anyhow::Result<()> {
+    let what = format!(
+        "burst of {count} at {rate}/s over {} pairs{}",
+        PAIRS.len(),
+        match transport {
+            Transport::Rest => "",
+            Transport::Websocket => ", over WebSocket add_order",
+        }
+    );
     let kraken = FakeKraken::start().await;
+    let extra = match transport {
+        Transport::Rest => String::new(),
+        Transport::Websocket => {
+            let ws = FakeKrakenWs::start_with(&kraken).await;
+            format!(
+                "transport = \"websocket\"\nkraken_ws_url = \"{}\"\nexecutions_feed = false\n",
+                ws.url
+            )
+        }
+    };
     kraken.set_price("SOLUSD", Decimal::new(150, 0));
     // The nonce window the README recommends: requests handed to their connections in
     // nonce order may still overtake each other on the way.
@@ -70,6 +103,7 @@ async fn burst(ctx: &mut Ctx, count: u64, rate: f64) -> anyhow::Result<()> {
         url: kraken.url().to_owned(),
         key: kraken.api_key().to_owned(),
         secret: kraken.api_secret().to_owned(),
+        extra,
     };
     let (_dir, service) = fresh(&exchange).await?;
     let mut batch = Batch::new(&ctx.run_id())?;

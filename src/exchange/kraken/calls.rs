@@ -59,7 +59,7 @@ pub fn closed_page_fields(start: i64, ofs: usize) -> Vec<Field> {
 
 impl KrakenPrivate {
     /// Charges `cost` to `counter`, waiting at most `max_wait`, then sends.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: &str,
         fields: &[Field],

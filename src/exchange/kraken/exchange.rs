@@ -26,7 +26,7 @@ use super::public::KrakenPublic;
 use super::rate_limit::{Counter, Headroom, RateLimiter};
 use super::sign::Credentials;
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::{ExchangeConfig, Mode};
+use crate::config::{ExchangeConfig, Mode, Transport};
 use crate::exchange::{
     Attempt, AttemptOutcome, ClockOffset, Exchange, ExchangeError, Lookup, OrderRequest,
 };
@@ -47,6 +47,8 @@ pub struct KrakenExchange {
     /// The `executions` feed (live mode with `exchange.executions_feed`), started
     /// when its stream is taken.
     feed: std::sync::Mutex<Option<super::ws::Feed>>,
+    /// The order-entry socket, with `exchange.transport = "websocket"`.
+    order_socket: Option<super::ws_entry::OrderSocket>,
 }
 
 impl std::fmt::Debug for KrakenExchange {
@@ -108,7 +110,11 @@ impl KrakenExchange {
             min_backoff: super::ws::MIN_BACKOFF,
             max_backoff: super::ws::MAX_BACKOFF,
         });
+        let order_socket = (config.transport == Transport::Websocket).then(|| {
+            super::ws_entry::OrderSocket::new(config.kraken_ws_url.clone(), private.clone())
+        });
         Ok(KrakenExchange {
+            order_socket,
             feed: std::sync::Mutex::new(feed),
             mode: config.mode,
             lookups: LookupBatcher::new(private.clone(), kraken_clock.clone()),
@@ -178,6 +184,15 @@ impl KrakenExchange {
     }
 }
 
+/// The form fields as a JSON object, for the audit trail.
+fn fields_json(fields: &[super::order_form::Field]) -> Value {
+    let request: Map<String, Value> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+        .collect();
+    Value::Object(request)
+}
+
 #[async_trait]
 impl Exchange for KrakenExchange {
     async fn add_order(&self, order: &OrderRequest) -> Attempt {
@@ -212,18 +227,35 @@ impl Exchange for KrakenExchange {
             .acquire(&counter, 1.0, Some(give_up_at))
             .await
         {
-            let request: Map<String, Value> = fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
-                .collect();
             return Attempt {
-                request: Value::Object(request),
+                request: fields_json(&fields),
                 response: None,
                 elapsed: started.elapsed(),
                 outcome: AttemptOutcome::RetryLater {
                     error: "client-side rate limit: Kraken would refuse this order now".into(),
                     retry_after: Some(wait),
                 },
+            };
+        }
+        if let Some(socket) = &self.order_socket {
+            let wait = give_up_at.saturating_duration_since(Instant::now());
+            let (request, sent) = socket.add_order(&on_kraken, &fields, wait).await;
+            let (response, outcome) = super::ws_entry::outcome(sent, validate, self.clock.now());
+            let error = response.as_ref().and_then(|r| r["error"].as_str());
+            if error.is_some_and(errors::is_rate_limit) {
+                let counter = Counter::Trading(order.pair.altname.clone());
+                self.private.limiter().saturate(&counter);
+            }
+            let request = if request.is_null() {
+                fields_json(&fields)
+            } else {
+                request
+            };
+            return Attempt {
+                request,
+                response: response.map(|r| r.to_string()),
+                elapsed: started.elapsed(),
+                outcome,
             };
         }
         let sent = self
@@ -267,6 +299,22 @@ impl Exchange for KrakenExchange {
             }
         }
         Ok(states)
+    }
+
+    async fn trades_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::exchange::ExchangeTrade>, ExchangeError> {
+        // The live pair table names fee currencies; the built-in one if unreachable.
+        let pairs = self
+            .public
+            .asset_pairs()
+            .await
+            .unwrap_or_else(|_| PairTable::snapshot());
+        self.private
+            .trades_since(since, &pairs)
+            .await
+            .map_err(|e| ExchangeError(e.to_string()))
     }
 
     fn take_fills(

@@ -18,8 +18,11 @@
 //!   refusing to pick one of several candidates.
 //! - [`batch`] and [`round`]: order lookups queued and served together on one
 //!   bounded schedule that leaves room on the rate counter for new orders.
+//! - [`trades`]: `TradesHistory`, the gap fill after a long feed outage.
 //! - [`public`]: `Ticker`, `AssetPairs`, `SystemStatus`, `Time` (also used in paper mode).
 //! - [`private`]: the signed calls; no funding or withdrawal call exists.
+//! - [`ws_order`] and [`ws_entry`]: order entry over WebSocket v2 (`add_order`),
+//!   with `exchange.transport = "websocket"`.
 //! - [`exchange`]: [`KrakenExchange`], the [`crate::exchange::Exchange`] implementation.
 
 pub mod batch;
@@ -38,8 +41,11 @@ pub mod public;
 pub mod rate_limit;
 pub mod round;
 pub mod sign;
+pub mod trades;
 pub mod ws;
+pub mod ws_entry;
 pub mod ws_messages;
+pub mod ws_order;
 
 pub use client::KrakenError;
 pub use exchange::KrakenExchange;

@@ -145,6 +145,7 @@ async fn private(
         "ClosedOrders" => list(&shared, &form, false),
         "QueryOrders" => query_orders(&shared, &form),
         "CancelOrder" => cancel(&shared, &form),
+        "TradesHistory" => super::ws_book::trades_history(&shared, &form),
         // What the WebSocket fake (tests/support/fake_kraken_ws.rs) accepts.
         "GetWebSocketsToken" => ok(serde_json::json!({"token": super::WS_TOKEN, "expires": 900})),
         "Balance" => {

@@ -13,7 +13,7 @@ use super::handlers::{field, html, ok, redirect, refuse, Form};
 use super::{Behaviour, ConnectionKill, FakeOrder, Shared, State};
 
 /// Checks an order's fields; the Kraken error for the first problem found.
-fn check(state: &State, form: &Form) -> Result<(String, FakeOrder), &'static str> {
+pub(super) fn check(state: &State, form: &Form) -> Result<(String, FakeOrder), &'static str> {
     let pair = field(form, "pair")
         .and_then(|p| state.pairs.get(p))
         .ok_or("EQuery:Unknown asset pair")?;

@@ -59,8 +59,11 @@ pub(crate) struct State {
     pub(crate) extra_pairs: serde_json::Map<String, serde_json::Value>,
     pub(crate) calls: BTreeMap<String, usize>,
     pub(crate) held: usize,
-    /// When the first `AddOrder` carrying each `cl_ord_id` arrived (whatever its fate).
+    /// When the first `AddOrder` (or WebSocket `add_order`) carrying each `cl_ord_id`
+    /// arrived (whatever its fate).
     pub(crate) arrivals: HashMap<String, std::time::Instant>,
+    /// `TradesHistory` entries by trade id, in the order they traded.
+    pub(crate) trades: Vec<(String, serde_json::Value)>,
 }
 
 #[derive(Debug)]
@@ -95,6 +98,7 @@ impl State {
             calls: BTreeMap::new(),
             held: 0,
             arrivals: HashMap::new(),
+            trades: Vec::new(),
         }
     }
 
