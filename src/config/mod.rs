@@ -25,6 +25,7 @@ mod ranges;
 #[cfg(test)]
 mod tests;
 mod validate;
+pub(crate) use validate::check_name;
 
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "TRADEHOOK_";

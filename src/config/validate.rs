@@ -169,24 +169,7 @@ impl Config {
         let mut names = HashSet::new();
         for (i, source) in self.sources.iter().enumerate() {
             let key = |field: &str| format!("sources[{i}].{field}");
-            let valid_name = !source.name.is_empty()
-                && source.name.len() <= 64
-                && source
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !valid_name {
-                return Err(invalid(
-                    key("name"),
-                    "1-64 characters of letters, digits, '-' and '_'",
-                ));
-            }
-            if !names.insert(source.name.as_str()) {
-                return Err(invalid(
-                    key("name"),
-                    format!("`{}` is defined twice", source.name),
-                ));
-            }
+            check_name(key("name"), &source.name, &mut names)?;
             let secret = source
                 .secret
                 .as_ref()
@@ -278,4 +261,28 @@ fn normalize_pairs(key: &str, pairs: &[String]) -> Result<Vec<String>, ConfigErr
             })
         })
         .collect()
+}
+
+/// Checks a configured name (a source's, a notification channel's): 1-64 letters,
+/// digits, '-' and '_', not used before by another entry of its list (`seen`).
+pub(crate) fn check_name<'a>(
+    key: String,
+    name: &'a str,
+    seen: &mut HashSet<&'a str>,
+) -> Result<(), ConfigError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(invalid(
+            key,
+            "1-64 characters of letters, digits, '-' and '_'",
+        ));
+    }
+    if !seen.insert(name) {
+        return Err(invalid(key, format!("`{name}` is defined twice")));
+    }
+    Ok(())
 }

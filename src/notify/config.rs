@@ -194,24 +194,7 @@ pub fn validate(
     let mut names = HashSet::new();
     for (i, channel) in channels.iter().enumerate() {
         let key = |field: &str| format!("notify[{i}].{field}");
-        let valid_name = !channel.name.is_empty()
-            && channel.name.len() <= 64
-            && channel
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid_name {
-            return Err(invalid(
-                key("name"),
-                "1-64 characters of letters, digits, '-' and '_'",
-            ));
-        }
-        if !names.insert(channel.name.as_str()) {
-            return Err(invalid(
-                key("name"),
-                format!("`{}` is defined twice", channel.name),
-            ));
-        }
+        crate::config::check_name(key("name"), &channel.name, &mut names)?;
         if channel.events.as_ref().is_some_and(Vec::is_empty) {
             return Err(invalid(key("events"), "lists no event"));
         }
